@@ -1,0 +1,47 @@
+"""Adafactor (Shazeer & Stern, 2018) with momentum, AlgoPerf's Adafactor baseline.
+
+Library: ``pytorch_optimizer.AdaFactor`` with an explicit learning rate (``relative_step=False``,
+``scale_parameter=False``): factored second moments for matrices (row and column means of
+``g^2 + 1e-30``), update clipping at RMS 1, momentum ``beta1`` on the clipped, lr-scaled update,
+decoupled weight decay ``p <- p (1 - lr wd)``. (``torch.optim.Adafactor`` has no momentum, which
+AlgoPerf tunes.) Differences: the second-moment decay is the paper's ``1 - t^-0.8``, capped at
+``beta2`` = 0.99, where AlgoPerf uses a bias-corrected EMA with decay 0.99; momentum is kept in the
+parameters' dtype (the library defaults to bfloat16). Schedule: linear warmup, cosine decay to 0.
+Search space: ALGOPERF.md §8 (Adafactor row).
+"""
+
+import pytorch_optimizer
+import torch
+
+from optbench.algorithms.recipe import make_submission
+from optbench.algorithms.schedules import warmup_cosine
+
+SELF_TUNING = {
+    "learning_rate": 1.7486387539278373e-3,
+    "one_minus_beta1": 0.1,
+    "beta2": 0.99,
+    "weight_decay": 0.08121616522670176,
+    "warmup_factor": 0.02,
+    "dropout_rate": 0.1,
+    "label_smoothing": 0.0,
+}
+
+
+def build(model, hp, workload) -> torch.optim.Optimizer:
+    """Adafactor with momentum, explicit learning rate and update clipping at 1."""
+    return pytorch_optimizer.AdaFactor(
+        model.parameters(),
+        lr=hp.learning_rate,
+        betas=(hp.beta1, hp.beta2),
+        decay_rate=-0.8,
+        weight_decay=hp.weight_decay,
+        weight_decouple=True,
+        clip_threshold=1.0,
+        scale_parameter=False,
+        relative_step=False,
+        eps1=1e-30,
+        momentum_dtype=next(model.parameters()).dtype,
+    )
+
+
+SUBMISSION = make_submission("adafactor", build, defaults=SELF_TUNING, schedule=warmup_cosine)

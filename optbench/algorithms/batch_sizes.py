@@ -1,0 +1,16 @@
+"""Per-workload batch sizes of optbench's baselines: one table, which a submission can override."""
+
+from __future__ import annotations
+
+DEFAULT_BATCH_SIZES: dict[str, int] = {
+    "fmnist_mlp": 128,
+}
+
+
+def batch_size_for(workload_name: str, overrides: dict[str, int] | None = None) -> int:
+    """The batch size for ``workload_name``; ValueError if none is known (AlgoPerf's convention,
+    so the runner then asks again with the base workload's and the mirrored AlgoPerf name)."""
+    table = {**DEFAULT_BATCH_SIZES, **(overrides or {})}
+    if workload_name not in table:
+        raise ValueError(f"no batch size for workload {workload_name!r}")
+    return table[workload_name]

@@ -1,0 +1,42 @@
+"""LAMB (You et al., 2020, "Large Batch Optimization for Deep Learning"), AlgoPerf's baseline.
+
+Library: ``pytorch_optimizer.Lamb`` with weight decay inside the trust ratio
+(``weight_decouple=False``, as in the paper) and step size ``lr`` (``adam_debias=True``), so
+``p <- p - lr * phi(||p||) * u / (||u|| + eps)`` with ``u = m / (sqrt(v) + eps) + wd p``.
+Where the library differs from the paper (and from AlgoPerf's LAMB): ``m`` and ``v`` are not
+bias-corrected inside ``u`` (this changes only the balance of ``u``'s two terms and ``eps``, the
+trust ratio fixes the step's length), and ``phi`` clips the weight norm at 10. Schedule: linear
+warmup, cosine decay to 0 at ``step_hint``. Search space: ALGOPERF.md §8 (LAMB row).
+"""
+
+import pytorch_optimizer
+import torch
+
+from optbench.algorithms.recipe import make_submission
+from optbench.algorithms.schedules import warmup_cosine
+
+SELF_TUNING = {
+    "learning_rate": 5e-3,
+    "one_minus_beta1": 0.1,
+    "beta2": 0.999,
+    "weight_decay": 0.01,
+    "warmup_factor": 0.02,
+    "dropout_rate": 0.1,
+    "label_smoothing": 0.0,
+}
+
+
+def build(model, hp, workload) -> torch.optim.Optimizer:
+    """LAMB with the paper's trust ratio (weight decay inside it, step length lr * ||p||)."""
+    return pytorch_optimizer.Lamb(
+        model.parameters(),
+        lr=hp.learning_rate,
+        betas=(hp.beta1, hp.beta2),
+        weight_decay=hp.weight_decay,
+        weight_decouple=False,
+        adam_debias=True,
+        eps=1e-8,
+    )
+
+
+SUBMISSION = make_submission("lamb", build, defaults=SELF_TUNING, schedule=warmup_cosine)

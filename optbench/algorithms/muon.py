@@ -1,0 +1,65 @@
+"""Muon (Jordan et al., 2024, "Muon: An optimizer for hidden layers in neural networks") with an
+AdamW fallback.
+
+Library: ``torch.optim.Muon`` (momentum 0.95 with Nesterov look-ahead, then 5 Newton-Schulz steps
+with coefficients (3.4445, -4.7750, 2.0315), run in bfloat16 as in the reference code) on the 2-D
+hidden weights; ``torch.optim.AdamW`` on 1-D parameters, embeddings, the output layer
+(``workload.is_output_params``) and higher-order tensors (``torch.optim.Muon`` takes only 2-D
+ones; the reference flattens convolution kernels instead), combined by
+:class:`optbench.optim.muon.MuonWithAdamW`. Muon's update is scaled to AdamW's RMS
+(``adjust_lr_fn="match_rms_adamw"``, Liu et al., 2025, "Muon is Scalable for LLM Training") instead
+of the reference's ``sqrt(max(1, rows/cols))``, so both share one learning rate and decoupled
+weight decay. Schedule: linear warmup, cosine decay to 0. Search space: Liu et al. show the
+matched-RMS Muon reuses AdamW's hyperparameters: AdamW's learning-rate and weight-decay ranges
+(ALGOPERF.md §8), Muon's momentum 0.95, the fallback's betas (0.9, 0.95).
+"""
+
+from optbench import spec
+from optbench.algorithms.recipe import make_submission
+from optbench.algorithms.schedules import warmup_cosine
+from optbench.optim.muon import MuonWithAdamW
+
+SELF_TUNING = {
+    "learning_rate": 1.7486387539278373e-3,
+    "momentum": 0.95,
+    "one_minus_beta1": 0.1,
+    "beta2": 0.95,
+    "weight_decay": 0.08121616522670176,
+    "warmup_factor": 0.02,
+    "dropout_rate": 0.1,
+    "label_smoothing": 0.0,
+}
+
+
+def hidden_matrices(model, workload) -> set[str]:
+    """Names of the parameters Muon updates: 2-D weights, not embeddings, not the output layer."""
+    types = workload.model_params_types
+    return {
+        name
+        for name, p in model.named_parameters()
+        if p.ndim == 2
+        and types.get(name) is not spec.ParameterType.EMBEDDING
+        and not workload.is_output_params(name)
+    }
+
+
+def build(model, hp, workload) -> MuonWithAdamW:
+    """Muon on the hidden matrices, AdamW on the rest."""
+    muon_names = hidden_matrices(model, workload)
+    named = list(model.named_parameters())
+    hidden = [p for name, p in named if name in muon_names]
+    rest = [p for name, p in named if name not in muon_names]
+    return MuonWithAdamW(
+        hidden,
+        rest,
+        lr=hp.learning_rate,
+        weight_decay=hp.weight_decay,
+        momentum=hp.momentum,
+        nesterov=True,
+        betas=(hp.beta1, hp.beta2),
+        eps=1e-8,
+        adjust_lr_fn="match_rms_adamw",
+    )
+
+
+SUBMISSION = make_submission("muon", build, defaults=SELF_TUNING, schedule=warmup_cosine)

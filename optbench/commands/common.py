@@ -1,0 +1,83 @@
+"""Argument helpers shared by the sub-commands."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from optbench.workloads import DEFAULT_SUITE, SIZES, get_workload, workload_class
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def add_workload_args(parser: argparse.ArgumentParser, many: bool) -> None:
+    """--workload(s), --size, --data-dir, --cache-dir, --download, --device."""
+    if many:
+        parser.add_argument("--workloads", nargs="+", metavar="NAME",
+                            help=f"workloads to run (default: the suite: {' '.join(DEFAULT_SUITE)})")
+    else:
+        parser.add_argument("--workload", metavar="NAME",
+                            help=f"workload to run (default: each of {' '.join(DEFAULT_SUITE)})")
+    parser.add_argument("--size", choices=SIZES, default="mini",
+                        help="smoke: seconds, for tests; mini (default): the CPU suite")
+    parser.add_argument("--data-dir", type=Path, help="directory holding the workload's raw data")
+    parser.add_argument("--cache-dir", type=Path, help="where prepared data is cached "
+                        "(default: ~/.cache/optbench)")
+    parser.add_argument("--download", action="store_true",
+                        help="allow downloading data from its canonical source")
+    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+
+
+def workload_names(args: argparse.Namespace) -> list[str]:
+    """The workloads named on the command line (validated), or the default suite."""
+    names = getattr(args, "workloads", None) or (
+        [args.workload] if getattr(args, "workload", None) else list(DEFAULT_SUITE)
+    )
+    for name in names:
+        workload_class(name)  # raises a one-line error for unknown names
+    return names
+
+
+def make_workload(name: str, args: argparse.Namespace):
+    """Instantiate workload ``name`` with the data options of ``args``."""
+    return get_workload(name, args.size, data_dir=args.data_dir, cache_dir=args.cache_dir,
+                        allow_download=args.download, device=args.device)
+
+
+def default_experiment_dir(prefix: str) -> Path:
+    """``experiments/<prefix>-YYYYmmdd-HHMMSS`` in the current directory."""
+    return Path("experiments") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def check_writable(path: Path) -> None:
+    """Create ``path`` if needed; a one-line error if it cannot be written."""
+    from optbench.errors import UserError
+
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".optbench-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"experiment directory {path} is not writable: {exc.strerror}") from None

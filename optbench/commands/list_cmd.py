@@ -1,0 +1,33 @@
+"""``optbench list``: the workloads (with targets and budgets) and the baseline submissions."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from optbench.algorithms import BASELINES
+from optbench.workloads import SIZES, WORKLOADS
+from optbench.workloads.base import settings_for
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("list", help="list workloads and baseline submissions")
+    p.set_defaults(handler=_main)
+
+
+def _main(args: argparse.Namespace) -> int:
+    print("Workloads (target on validation; budget = submission-time limit):")
+    for name, cls in WORKLOADS.items():
+        variant = f" variant of {cls.base_name}," if cls.base_name else ""
+        print(f"  {name:<24} mirrors {cls.algoperf_name},{variant} {cls.description}")
+        print(f"  {'':<24} data: {cls.data_source}")
+        for size in SIZES:
+            s = settings_for(name, size)
+            print(f"  {'':<24} {size:<5}: target {s.validation_target_value} "
+                  f"(test {s.test_target_value}), budget {s.max_allowed_runtime_sec:g} s, "
+                  f"step_hint {s.step_hint}")
+    print("Baseline submissions (--submission NAME):")
+    for name in BASELINES:
+        doc = " ".join((importlib.import_module(f"optbench.algorithms.{name}").__doc__ or "").split())
+        print(f"  {name:<24} {doc.split('. ')[0].rstrip('.')}")
+    return 0

@@ -1,0 +1,150 @@
+"""``optbench score DIR``: the AlgoPerf leaderboard of an experiment directory."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from optbench import scoring
+from optbench.errors import UserError
+
+MAX_WARNINGS = 20
+
+
+def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``score`` and ``report`` share."""
+    parser.add_argument("directory", help="experiment directory (folder of submission folders)")
+    parser.add_argument(
+        "--preset",
+        default="default",
+        choices=sorted(scoring.PRESETS),
+        help="scoring rules: default (v0.6-like) or algoperf-v0.5",
+    )
+    parser.add_argument("--targets", help="targets JSON (AlgoPerf workload_targets format)")
+    parser.add_argument("--baseline", help="submission to compute speed-ups against")
+    parser.add_argument(
+        "--mode", choices=scoring.MODES, help="override the preset's mode (algoperf|optbench)"
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=1000,
+        metavar="N",
+        help="bootstrap samples over studies for the 95%% intervals (0: none; default 1000)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    parser.add_argument("--budgets", help="JSON mapping workload -> budget in seconds")
+
+
+def register(subparsers) -> None:
+    """Add the ``score`` sub-command."""
+    p = subparsers.add_parser("score", help="score an experiment directory (AlgoPerf rules)")
+    add_scoring_arguments(p)
+    p.add_argument("--csv", metavar="OUT", help="also write one row per submission to this CSV")
+    p.set_defaults(handler=_main)
+
+
+def load_budgets(path: str | None) -> dict[str, float] | None:
+    """Read a ``{workload: seconds}`` JSON file; UserError when malformed."""
+    if path is None:
+        return None
+    try:
+        raw = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"budgets file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"malformed budgets file {path}: {exc}") from None
+    if not isinstance(raw, Mapping) or not all(
+        isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in raw.values()
+    ):
+        raise UserError(f"malformed budgets file {path}: expected {{workload: seconds > 0}}")
+    return {str(k): float(v) for k, v in raw.items()}
+
+
+def leaderboard_from_args(args: argparse.Namespace) -> scoring.Leaderboard:
+    """Run :func:`optbench.scoring.score_experiment` with the shared options."""
+    return scoring.score_experiment(
+        args.directory,
+        preset=args.preset,
+        targets=args.targets,
+        baseline=args.baseline,
+        mode=args.mode,
+        n_bootstrap=args.bootstrap,
+        seed=args.seed,
+        budgets=load_budgets(args.budgets),
+    )
+
+
+def format_seconds(value: float) -> str:
+    """Seconds for a table: ``inf`` never reached, ``-`` never run."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if math.isinf(value):
+        return "inf"
+    return f"{value:.1f}"
+
+
+def _interval(low: float, high: float, fmt) -> str:
+    if math.isnan(low) or math.isnan(high):
+        return ""
+    return f"[{fmt(low)}, {fmt(high)}]"
+
+
+def format_leaderboard(board: scoring.Leaderboard) -> str:
+    """The leaderboard as plain text: scores, per-workload times, failures, warnings."""
+    lines = [
+        f"preset {board.preset}, mode {board.mode}, targets from {board.targets.source}, "
+        f"{board.n_bootstrap} bootstrap samples (seed {board.seed})",
+        f"base workloads: {', '.join(board.base_workloads)}",
+    ]
+    if board.held_out_workloads:
+        lines.append(f"held-out variants: {', '.join(board.held_out_workloads)}")
+    rows = []
+    for rank, (sub, row) in enumerate(board.scores.iterrows(), start=1):
+        entry = {"rank": rank, "submission": sub, "score": f"{row['score']:.4f}"}
+        entry["95% CI"] = _interval(row["ci_low"], row["ci_high"], lambda v: f"{v:.4f}")
+        if board.baseline is not None:
+            speed = row["speedup"]
+            entry[f"speed-up vs {board.baseline}"] = "-" if math.isnan(speed) else f"{speed:.3f}x"
+        rows.append(entry)
+    lines += ["", pd.DataFrame(rows).to_string(index=False)]
+    times = board.times[board.reported_workloads].map(format_seconds)
+    times.index.name = "submission"
+    lines += ["", "median time to target (s; inf: never reached, -: not run):"]
+    lines.append(times.to_string())
+    if board.n_bootstrap:
+        bounds = pd.DataFrame(index=times.index, columns=times.columns)
+        for wl in times.columns:
+            for sub in times.index:
+                low, high = board.time_ci_low.at[sub, wl], board.time_ci_high.at[sub, wl]
+                bounds.at[sub, wl] = _interval(low, high, format_seconds)
+        lines += ["", "95% bootstrap intervals of those times:", bounds.to_string()]
+    if len(board.failures):
+        lines += ["", f"failed trials ({len(board.failures)}):"]
+        lines.append(board.failures.to_string(index=False))
+    else:
+        lines += ["", "failed trials: none"]
+    if board.warnings:
+        lines += ["", f"warnings ({len(board.warnings)}):"]
+        lines += [f"  {w}" for w in board.warnings[:MAX_WARNINGS]]
+        if len(board.warnings) > MAX_WARNINGS:
+            lines.append(f"  ... and {len(board.warnings) - MAX_WARNINGS} more")
+    return "\n".join(lines)
+
+
+def _main(args: argparse.Namespace) -> int:
+    board = leaderboard_from_args(args)
+    print(format_leaderboard(board))
+    if args.csv:
+        out = Path(args.csv)
+        try:
+            board.to_frame().to_csv(out, index=False)
+        except OSError as exc:
+            raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+        print(f"\nwrote {out}")
+    return 0

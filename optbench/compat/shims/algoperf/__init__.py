@@ -1,0 +1,1 @@
+"""optbench's stand-in for AlgoPerf's `algoperf` package (only what submissions import)."""

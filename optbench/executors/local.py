@@ -1,0 +1,68 @@
+"""Runs each trial in its own worker process (the default executor).
+
+A crash, a kill (e.g. by the out-of-memory killer), ``sys.exit`` or a hang past the wall-clock
+limit ends only that worker: the trial is recorded as failed with its reason and the study goes on.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import signal
+import traceback
+
+from optbench import results
+from optbench.executors.base import execute, record_failure
+from optbench.tuning import TrialSpec
+
+
+def _worker(spec: TrialSpec, progress: bool) -> None:
+    try:
+        execute(spec, progress=progress)
+    except BaseException as exc:  # includes SystemExit from a submission
+        record_failure(spec, f"crashed: {type(exc).__name__}: {exc}",
+                       "".join(traceback.format_exception(exc)[-6:]))
+        raise SystemExit(3) from None
+
+
+class LocalProcessExecutor:
+    """One fresh ``spawn``-ed process per trial, killed past ``wall_limit(spec)`` seconds.
+
+    The default wall-clock limit is ``3 x budget + 120 s`` (set-up, evals and data preparation are
+    not submission time, so the wall clock runs ahead of the budget).
+    """
+
+    def __init__(self, progress: bool = False, wall_limit_sec: float | None = None,
+                 wall_factor: float = 3.0, wall_margin_sec: float = 120.0) -> None:
+        self.progress = progress
+        self.wall_limit_sec = wall_limit_sec
+        self.wall_factor = wall_factor
+        self.wall_margin_sec = wall_margin_sec
+        self._context = multiprocessing.get_context("spawn")
+
+    def wall_limit(self, spec: TrialSpec) -> float:
+        if self.wall_limit_sec is not None:
+            return self.wall_limit_sec
+        from optbench.workloads.base import settings_for
+
+        budget = settings_for(spec.workload, spec.size).max_allowed_runtime_sec
+        return self.wall_factor * budget * spec.budget_scale + self.wall_margin_sec
+
+    def run(self, spec: TrialSpec) -> dict:
+        limit = self.wall_limit(spec)
+        process = self._context.Process(target=_worker, args=(spec, self.progress), daemon=True)
+        process.start()
+        process.join(limit)
+        result_path = f"{spec.trial_dir}/result.json"
+        if process.is_alive():
+            process.kill()
+            process.join()
+            return record_failure(spec, f"hang: exceeded the wall-clock limit of {limit:.0f} s")
+        summary = results.read_json(result_path)
+        if summary is not None:
+            return summary
+        code = process.exitcode
+        if code is not None and code < 0:
+            name = signal.Signals(-code).name
+            hint = " (possibly out of memory)" if -code == signal.SIGKILL else ""
+            return record_failure(spec, f"worker killed by {name}{hint}")
+        return record_failure(spec, f"worker exited with status {code} and left no result")

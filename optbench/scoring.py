@@ -1,0 +1,998 @@
+"""AlgoPerf scoring: time to target, performance profiles, benchmark score, speed-ups.
+
+The pipeline, in the order the rules apply (see ``docs/SCORING.md`` for the long form):
+
+1. **Trial**: the time of a trial is the ``score`` column (AlgoPerf's accumulated submission
+   time) at the first eval whose validation target metric reaches the target: ``>=`` for a
+   maximised metric, ``<=`` for a minimised one (the official scorer uses ``operator.ge`` /
+   ``operator.le``). NaN never reaches. A trial that never reaches is infinite; so is an optbench
+   trial whose ``result.json`` says ``failed`` or is missing.
+2. **Study**: the best trial of the study; infinite when no trial reaches.
+3. **Workload**: ``np.median`` over the studies present, infinities included (so a majority of
+   failed studies gives infinity). A study with no trial directory at all is absent, not
+   infinite, exactly as in the official scorer; missing studies/trials are reported as warnings.
+4. **Rules**, over the table submissions x (base + held-out workloads), in this order:
+   (1) a held-out variant becomes infinite where its base is infinite; (2) every time above
+   4x the column's fastest becomes infinite; (3) a base becomes infinite where its held-out
+   variant is infinite. Only the base columns are scored. A workload a submission never ran
+   counts as infinite.
+5. **Profile**: ratio r = t / fastest t of the column; rho(tau) = share of the base workloads
+   with r <= tau, on ``np.linspace(1, 4, 100)``; score = trapezoid area / (4 - 1).
+6. **Speed-up** against a baseline submission: geometric mean over the base workloads of
+   t / t_baseline (the official ``compute_speedups.py`` quantity, reported as ``time_ratio``;
+   ``speedup`` = 1 / time_ratio), infinite times replaced by the workload's budget (plus one
+   second under the ``algoperf-v0.5`` preset, as the official script does).
+
+Two modes differ only where the official scorer is, in our view, wrong:
+
+``mode="algoperf"`` reproduces the official ``scoring/performance_profile.py`` of
+mlcommons/submissions_algorithms exactly:
+
+* within a study it picks the trial whose *eval index* of first reaching the target is the
+  smallest and uses that trial's time at that eval, which is not always the smallest time
+  (trials evaluate at different moments); ties on the index go to the lowest trial number
+  (the official code takes the first in ``os.listdir`` order, i.e. unspecified);
+* a trial directory without ``eval_measurements.csv`` is skipped silently;
+* with no declared held-out workloads, every other variant column present in the logs is
+  still run through rules (1) and (3) against its base.
+
+``mode="optbench"`` (the default) corrects these: the study time is the truly smallest time
+to target over its trials; a trial without measurements counts as a failed trial (so it
+still makes its study exist); only declared held-out variants take part in the variant rule.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from optbench.errors import UserError
+
+MODES = ("algoperf", "optbench")
+TIME_COLUMN = "score"
+FALLBACK_TIME_COLUMN = "accumulated_submission_time"
+MEASUREMENTS_FILE = "eval_measurements.csv"
+TAU_MIN = 1.0
+TAU_MAX = 4.0
+NUM_TAUS = 100
+FOUR_X = 4.0
+
+# AlgoPerf's name rule (performance_profile.check_if_minimized): minimised names are tried first.
+MINIMIZED_METRICS = ("ce_loss", "error_rate", "ctc_loss", "wer", "l1_loss", "loss")
+MAXIMIZED_METRICS = ("mean_average_precision", "ssim", "accuracy", "bleu")
+# optbench extension for names the official rule rejects (finewebedu_lm's perplexity).
+EXTRA_MINIMIZED_METRICS = ("ppl", "perplexity")
+
+# Budgets used by the official compute_speedups.py for the first competition (seconds).
+V05_BUDGETS: Mapping[str, float] = {
+    "criteo1tb": 7703,
+    "fastmri": 8859,
+    "imagenet_resnet": 63_008,
+    "imagenet_vit": 77_520,
+    "librispeech_conformer": 61_068,
+    "librispeech_deepspeech": 55_506,
+    "ogbg": 18_477,
+    "wmt": 48_151,
+}
+
+_STUDY_RE = re.compile(r"study_(\d+)$")
+_TRIAL_RE = re.compile(r"trial_(\d+)$")
+_WORKLOAD_RE = re.compile(r"(.+)_(jax|pytorch)$")
+_ARRAY_COLUMNS = ("time", "accumulated_submission_time", "global_step")
+_TRIAL_KEYS = (
+    "submission",
+    "workload",
+    "study",
+    "trial",
+    "framework",
+    "order",
+    "status",
+    "reason",
+    "has_evals",
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Presets and targets
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Preset:
+    """A benchmark version's scoring constants."""
+
+    name: str
+    num_studies: int
+    num_trials: int | None
+    mode: str
+    held_out_from_metadata: bool
+    budgets: Mapping[str, float] = field(default_factory=dict)
+    budget_pad_sec: float = 0.0
+    description: str = ""
+
+
+PRESETS: dict[str, Preset] = {
+    "default": Preset(
+        name="default",
+        num_studies=3,
+        num_trials=None,
+        mode="optbench",
+        held_out_from_metadata=False,
+        description="v0.6-like: 3 studies; held-out rule only for a targets file's list",
+    ),
+    "algoperf-v0.5": Preset(
+        name="algoperf-v0.5",
+        num_studies=5,
+        num_trials=5,
+        mode="algoperf",
+        held_out_from_metadata=True,
+        budgets=V05_BUDGETS,
+        budget_pad_sec=1.0,
+        description="first competition: 5 studies x 5 trials, held-out variants, official quirks",
+    ),
+}
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; UserError when unknown."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise UserError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})") from None
+
+
+def is_minimized(metric: str) -> bool:
+    """Whether a metric is minimised, by AlgoPerf's name rule (``validation/`` prefix optional).
+
+    Names starting with ce_loss, error_rate, ctc_loss, wer, l1_loss or loss are minimised (tried
+    first), mean_average_precision, ssim, accuracy and bleu maximised; ``best_``/``final_`` are
+    ignored. ppl/perplexity (minimised) extend the official list.
+    """
+    name = metric.split("/", 1)[1] if "/" in metric else metric
+    for prefix in ("best_", "final_"):
+        name = name.replace(prefix, "")
+    for candidates, minimized in (
+        (MINIMIZED_METRICS, True),
+        (MAXIMIZED_METRICS, False),
+        (EXTRA_MINIMIZED_METRICS, True),
+    ):
+        if any(name.startswith(c) for c in candidates):
+            return minimized
+    raise UserError(f"cannot tell whether metric {metric!r} is minimised; give its goal")
+
+
+@dataclass(frozen=True)
+class WorkloadTarget:
+    """The validation target of one workload (name without framework suffix)."""
+
+    name: str
+    metric: str
+    value: float
+    minimize: bool
+    step_hint: int | None = None
+    budget_sec: float | None = None
+    base_workload: str | None = None
+
+    @property
+    def column(self) -> str:
+        """The eval_measurements.csv column holding the target metric."""
+        return f"validation/{self.metric}"
+
+    def reached(self, values: np.ndarray) -> np.ndarray:
+        """Boolean mask of evals that reach the target (NaN never does)."""
+        values = np.asarray(values, dtype=float)
+        return values <= self.value if self.minimize else values >= self.value
+
+
+@dataclass(frozen=True)
+class Targets:
+    """Targets of every known workload plus the scored (base) and held-out workload lists.
+
+    ``base_workloads``/``held_out_workloads`` are ``None`` when the source did not say; they
+    are then filled from the experiment by :func:`resolve_targets`.
+    """
+
+    workloads: Mapping[str, WorkloadTarget]
+    base_workloads: tuple[str, ...] | None = None
+    held_out_workloads: tuple[str, ...] | None = None
+    source: str = ""
+
+    def get(self, workload: str) -> WorkloadTarget:
+        """The target of ``workload``; UserError when there is none."""
+        try:
+            return self.workloads[workload]
+        except KeyError:
+            raise UserError(f"no target for workload {workload!r} in {self.source}") from None
+
+    def base_of(self, workload: str) -> str:
+        """The base workload of a variant: declared, else the longest base name prefix."""
+        target = self.workloads.get(workload)
+        if target is not None and target.base_workload:
+            return target.base_workload
+        bases = sorted(self.base_workloads or (), key=len, reverse=True)
+        for base in bases:
+            if workload == base or workload.startswith(base + "_"):
+                return base
+        return workload
+
+
+def _target_from_spec(name: str, spec: Any, where: str) -> WorkloadTarget:
+    if not isinstance(spec, Mapping):
+        raise UserError(f"malformed targets in {where}: entry {name!r} is not an object")
+    metric = spec.get("target_metric_name")
+    value = spec.get("validation_target_value")
+    if not isinstance(metric, str) or not isinstance(value, int | float) or isinstance(value, bool):
+        raise UserError(
+            f"malformed targets in {where}: {name!r} needs target_metric_name (string) and "
+            "validation_target_value (number)"
+        )
+    goal = spec.get("target_metric_goal")
+    higher = spec.get("metric_higher_is_better")
+    if goal is not None:
+        if goal not in ("minimize", "maximize"):
+            raise UserError(f"malformed targets in {where}: {name!r} has goal {goal!r}")
+        minimize = goal == "minimize"
+    elif higher is not None:
+        minimize = not bool(higher)
+    else:
+        minimize = is_minimized(metric)
+    budget = spec.get("max_allowed_runtime_sec")
+    step_hint = spec.get("step_hint")
+    return WorkloadTarget(
+        name=name,
+        metric=metric.removeprefix("validation/"),
+        value=float(value),
+        minimize=minimize,
+        step_hint=int(step_hint) if isinstance(step_hint, int | float) else None,
+        budget_sec=float(budget) if isinstance(budget, int | float) else None,
+        base_workload=spec.get("base_workload") or None,
+    )
+
+
+def load_targets(path: str | os.PathLike[str]) -> Targets:
+    """Read a targets JSON (AlgoPerf ``workload_targets*.json`` format).
+
+    ``{"workloads": {name: {target_metric_name, validation_target_value, step_hint,
+    [target_metric_goal], [max_allowed_runtime_sec]}}, "base_workloads": [...],
+    "held_out_workloads": [...]}``; the two lists are optional.
+    """
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise UserError(f"targets file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"malformed targets file {path}: {exc}") from None
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("workloads"), Mapping):
+        raise UserError(f"malformed targets file {path}: no 'workloads' object")
+    where = str(path)
+    workloads = {
+        name: _target_from_spec(name, spec, where) for name, spec in raw["workloads"].items()
+    }
+    lists: dict[str, tuple[str, ...] | None] = {}
+    for key in ("base_workloads", "held_out_workloads"):
+        value = raw.get(key)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+        ):
+            raise UserError(f"malformed targets file {path}: {key} is not a list of names")
+        missing = [w for w in value or () if w not in workloads]
+        if missing:
+            raise UserError(f"malformed targets file {path}: {key} lack targets: {missing}")
+        lists[key] = tuple(value) if value is not None else None
+    return Targets(workloads, lists["base_workloads"], lists["held_out_workloads"], where)
+
+
+def targets_from_metadata(trials: pd.DataFrame, held_out: bool = True) -> Targets:
+    """Targets read from the ``meta_data.json`` optbench writes beside each trial.
+
+    Base workloads are those whose ``base_workload`` is null; variants flagged ``held_out`` are
+    held-out workloads when ``held_out`` is true (else they are reported but not scored).
+    """
+    workloads: dict[str, WorkloadTarget] = {}
+    flagged: set[str] = set()
+    for row in trials.itertuples(index=False):
+        if row.workload in workloads or not isinstance(row.meta, Mapping):
+            continue
+        spec = row.meta.get("workload")
+        if not isinstance(spec, Mapping):
+            raise UserError(f"malformed meta_data.json in {row.path}: no 'workload' object")
+        workloads[row.workload] = _target_from_spec(row.workload, spec, f"{row.path}")
+        if spec.get("held_out") and spec.get("base_workload"):
+            flagged.add(row.workload)
+    bases = tuple(sorted(w for w, t in workloads.items() if t.base_workload is None))
+    held = tuple(sorted(flagged)) if held_out else ()
+    return Targets(workloads, bases, held, "meta_data.json")
+
+
+def resolve_targets(trials: pd.DataFrame, targets: Targets | None, preset: Preset) -> Targets:
+    """Complete targets for an experiment: fill missing lists and budgets from meta_data.json."""
+    has_meta = trials["meta"].map(lambda m: isinstance(m, Mapping)).any()
+    meta = targets_from_metadata(trials, preset.held_out_from_metadata) if has_meta else None
+    if targets is None:
+        if meta is None:
+            raise UserError("no targets: pass a targets file (--targets) for AlgoPerf logs")
+        targets = meta
+    workloads = dict(targets.workloads)
+    if meta is not None:  # budgets the targets file lacks come from meta_data.json
+        for name, target in workloads.items():
+            extra = meta.workloads.get(name)
+            if target.budget_sec is None and extra is not None and extra.budget_sec is not None:
+                workloads[name] = _replace(target, budget_sec=extra.budget_sec)
+    held = targets.held_out_workloads
+    if held is None:
+        held = meta.held_out_workloads if meta is not None else ()
+    bases = targets.base_workloads
+    if bases is None:
+        present = set(trials["workload"])
+        bases = tuple(
+            sorted(
+                w
+                for w in present
+                if w in workloads and w not in held and workloads[w].base_workload is None
+            )
+        )
+    if not bases:
+        raise UserError(f"no base workload to score (targets from {targets.source})")
+    return Targets(workloads, tuple(bases), tuple(held), targets.source)
+
+
+def _replace(target: WorkloadTarget, **changes: Any) -> WorkloadTarget:
+    values = {f: getattr(target, f) for f in target.__dataclass_fields__}
+    values.update(changes)
+    return WorkloadTarget(**values)
+
+
+# --------------------------------------------------------------------------------------------
+# Reading an experiment directory
+# --------------------------------------------------------------------------------------------
+def _subdirs(path: Path) -> list[Path]:
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _has_studies(path: Path) -> bool:
+    return any(_STUDY_RE.match(p.name) for p in _subdirs(path))
+
+
+def _submission_dirs(root: Path) -> list[Path]:
+    """Submission folders under ``root``, descending a chain of single subfolders if needed."""
+    current = root
+    for _ in range(8):
+        if _has_studies(current):
+            return [current]
+        children = _subdirs(current)
+        with_studies = [c for c in children if _has_studies(c)]
+        if with_studies:
+            return with_studies
+        if len(children) != 1:
+            break
+        current = children[0]
+    return []
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"malformed {path.name} in {path.parent}: {exc}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"malformed {path.name} in {path.parent}: not an object")
+    return data
+
+
+def _wanted_column(name: str) -> bool:
+    return name in (TIME_COLUMN, FALLBACK_TIME_COLUMN, "global_step") or (
+        name.startswith("validation/") and name != "validation/num_examples"
+    )
+
+
+def _columns_of(frame: pd.DataFrame) -> tuple[dict[str, np.ndarray] | None, str]:
+    columns = {c: pd.to_numeric(frame[c], errors="coerce").to_numpy(float) for c in frame}
+    return _with_time(columns)
+
+
+def _with_time(columns: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray] | None, str]:
+    time = columns.get(TIME_COLUMN, columns.get(FALLBACK_TIME_COLUMN))
+    if time is None:
+        return None, f"{MEASUREMENTS_FILE} has no {TIME_COLUMN!r} column"
+    columns["time"] = time
+    return columns, ""
+
+
+def _parse_one(text: str) -> tuple[dict[str, np.ndarray] | None, str]:
+    try:
+        frame = pd.read_csv(io.StringIO(text), usecols=_wanted_column)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, ValueError) as exc:
+        return None, f"unreadable {MEASUREMENTS_FILE}: {str(exc).splitlines()[0]}"
+    return _columns_of(frame)
+
+
+def _parse_group(header: str, bodies: list[str], rows: list[int]) -> list[dict] | None:
+    """Parse files sharing a header in one read_csv call; None if the row counts disagree."""
+    try:
+        frame = pd.read_csv(
+            io.StringIO(header + "\n" + "".join(bodies)), usecols=_wanted_column, dtype=float
+        )
+    except (pd.errors.ParserError, ValueError):
+        return None
+    if len(frame) != sum(rows):
+        return None
+    values = frame.to_numpy(dtype=float)
+    chunks = np.split(values, np.cumsum(rows)[:-1])
+    return [{c: chunk[:, j] for j, c in enumerate(frame.columns)} for chunk in chunks]
+
+
+def _read_measurements(paths: Sequence[Path]) -> list[tuple[dict[str, np.ndarray] | None, str]]:
+    """The needed columns of many eval_measurements.csv files, or (None, reason) for each.
+
+    Files with the same header are parsed together (thousands of small CSVs load in about a
+    second); a group that does not parse cleanly falls back to one file at a time.
+    """
+    results: list[tuple[dict[str, np.ndarray] | None, str]] = [(None, "")] * len(paths)
+    groups: dict[str, list[tuple[int, str]]] = {}
+    for i, path in enumerate(paths):
+        try:
+            text = path.read_text()
+        except FileNotFoundError:
+            results[i] = (None, f"no {MEASUREMENTS_FILE}")
+            continue
+        except (OSError, UnicodeDecodeError) as exc:
+            results[i] = (None, f"unreadable {MEASUREMENTS_FILE}: {exc}")
+            continue
+        header, _, body = text.partition("\n")
+        if body and not body.endswith("\n"):
+            body += "\n"
+        groups.setdefault(header.strip(), []).append((i, body))
+    for header, members in groups.items():
+        bodies = [body for _, body in members]
+        parsed = _parse_group(header, bodies, [body.count("\n") for body in bodies])
+        for k, (i, body) in enumerate(members):
+            results[i] = _with_time(parsed[k]) if parsed else _parse_one(header + "\n" + body)
+    return results
+
+
+def _trial_record(
+    submission: str,
+    study: int,
+    wl_dir: Path,
+    trial_dir: Path,
+    measured: tuple[dict[str, np.ndarray] | None, str],
+) -> dict[str, Any]:
+    match = _WORKLOAD_RE.match(wl_dir.name)
+    workload, framework = (match.group(1), match.group(2)) if match else (wl_dir.name, "")
+    meta = _read_json(trial_dir / "meta_data.json")
+    result = _read_json(trial_dir / "result.json")
+    columns, reason = measured
+    status = "ok" if columns is not None else "failed"
+    if result is not None and result.get("status") not in (None, "completed"):
+        status, reason = "failed", str(result.get("reason") or result.get("status"))
+    elif result is None and meta is not None and status == "ok":
+        status, reason = "failed", "no result.json (crashed or unfinished)"
+    record: dict[str, Any] = {
+        "submission": submission,
+        "study": study,
+        "workload": workload,
+        "framework": framework,
+        "trial": int(_TRIAL_RE.match(trial_dir.name).group(1)),
+        "path": str(trial_dir),
+        "status": status,
+        "reason": reason,
+        "has_evals": columns is not None,
+        "meta": meta,
+    }
+    record.update(columns or {})
+    return record
+
+
+def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read every trial of an experiment directory in AlgoPerf's layout.
+
+    ``path/<submission>/study_<k>/<workload>_<framework>/trial_<i>/eval_measurements.csv``;
+    ``path`` may also be one submission folder, or a folder above the submissions reached
+    through single subfolders (e.g. ``logs/`` above ``external_tuning/``). One row per trial:
+    submission, study, workload (framework suffix removed), framework, trial, path, status
+    (``ok``/``failed``), reason, has_evals, meta (meta_data.json or None), and one numpy array
+    per eval column: ``time`` (the ``score`` column), accumulated_submission_time, global_step
+    and every ``validation/<metric>`` (None where absent); ``order`` numbers the rows in that
+    sorted order (the tie-break of ``mode="algoperf"``, see :func:`study_times`).
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise UserError(f"experiment directory not found: {root}")
+    found = []
+    for sub_dir in _submission_dirs(root):
+        for study_dir in _subdirs(sub_dir):
+            study = _STUDY_RE.match(study_dir.name)
+            if not study:
+                continue
+            for wl_dir in _subdirs(study_dir):
+                for trial_dir in _subdirs(wl_dir):
+                    if _TRIAL_RE.match(trial_dir.name):
+                        found.append((sub_dir.name, int(study.group(1)), wl_dir, trial_dir))
+    measured = _read_measurements([trial / MEASUREMENTS_FILE for *_, trial in found])
+    records = [_trial_record(*where, m) for where, m in zip(found, measured, strict=True)]
+    if not records:
+        raise UserError(
+            f"no trials found under {root} (expected <submission>/study_<k>/"
+            f"<workload>_<framework>/trial_<i>/{MEASUREMENTS_FILE})"
+        )
+    frame = pd.DataFrame.from_records(records)
+    for column in _ARRAY_COLUMNS:
+        if column not in frame:
+            frame[column] = None
+    frame = frame.astype({c: object for c in frame.columns if c.startswith("validation/")})
+    keys = ["submission", "workload", "study", "trial", "framework"]
+    frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
+    frame["order"] = np.arange(len(frame))
+    return frame
+
+
+# --------------------------------------------------------------------------------------------
+# Trials -> studies -> workloads
+# --------------------------------------------------------------------------------------------
+def time_to_target(
+    values: Sequence[float] | np.ndarray,
+    times: Sequence[float] | np.ndarray,
+    target: float,
+    minimize: bool,
+) -> tuple[int, float]:
+    """Eval index and time of the first eval reaching ``target``; ``(-1, inf)`` if none does."""
+    values = np.asarray(values, dtype=float)
+    hit = values <= target if minimize else values >= target
+    if not hit.any():
+        return -1, math.inf
+    index = int(np.argmax(hit))
+    return index, float(np.asarray(times, dtype=float)[index])
+
+
+def trial_times(trials: pd.DataFrame, targets: Targets) -> pd.DataFrame:
+    """Per-trial time to target (inf if never reached or failed) and its eval index (-1).
+
+    Trials of workloads without a target are left out. Columns: submission, workload, study,
+    trial, framework, status, reason, has_evals, eval_index, time.
+    """
+    rows = []
+    for row in trials.to_dict("records"):
+        target = targets.workloads.get(row["workload"])
+        if target is None:
+            continue
+        index, time = -1, math.inf
+        values = row.get(target.column)
+        if row["status"] == "ok" and isinstance(values, np.ndarray):
+            index, time = time_to_target(values, row["time"], target.value, target.minimize)
+        entry = {k: row[k] for k in _TRIAL_KEYS}
+        entry.update(eval_index=index, time=time)
+        rows.append(entry)
+    return pd.DataFrame(rows, columns=[*_TRIAL_KEYS, "eval_index", "time"])
+
+
+def study_times(trials_times: pd.DataFrame, mode: str = "optbench") -> pd.DataFrame:
+    """Best trial per (submission, workload, study): columns time, trial (-1 if none), n_trials.
+
+    ``algoperf``: the trial with the smallest eval index of first reaching the target, trials
+    without measurements ignored; ties go to the smallest ``order`` (the official code takes the
+    first trial in ``os.listdir`` order, which depends on the filesystem; :func:`load_experiment`
+    numbers trials by trial number, and a caller may renumber them). ``optbench``: smallest
+    time.
+    """
+    _check_mode(mode)
+    frame = trials_times
+    if mode == "algoperf":
+        frame = frame[frame["has_evals"].astype(bool)]
+    keys = ["submission", "workload", "study"]
+    counts = frame.groupby(keys).size().rename("n_trials")
+    order = ["eval_index", "order"] if mode == "algoperf" else ["time", "order"]
+    reached = frame[frame["eval_index"] >= 0].sort_values([*keys, *order], kind="stable")
+    best = reached.drop_duplicates(keys).set_index(keys)[["time", "trial"]]
+    table = best.reindex(counts.index)
+    table["time"] = table["time"].fillna(math.inf)
+    table["trial"] = table["trial"].fillna(-1).astype(int)
+    table["n_trials"] = counts
+    columns = [*keys, "time", "trial", "n_trials"]
+    return table.reset_index().reindex(columns=columns)
+
+
+def workload_times(studies: pd.DataFrame) -> pd.DataFrame:
+    """Median over studies (``np.median``, infinities included): submissions x workloads.
+
+    NaN marks a workload a submission has no study for.
+    """
+    medians = studies.groupby(["submission", "workload"])["time"].agg(
+        lambda s: float(np.median(s.to_numpy(float)))
+    )
+    table = medians.unstack("workload")
+    table.columns.name = None
+    table.index.name = "submission"
+    return table.sort_index().reindex(sorted(table.columns), axis=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Rules, profiles, scores (numpy core shared by the point estimate and the bootstrap)
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Rules:
+    columns: tuple[str, ...]  # base workloads then rule-bearing variants
+    num_base: int
+    pairs: tuple[tuple[int, int], ...]  # (variant column, base column)
+
+
+def _rules(targets: Targets, workloads: Sequence[str], mode: str) -> _Rules:
+    bases = tuple(targets.base_workloads or ())
+    variants = [w for w in targets.held_out_workloads or () if w not in bases]
+    if mode == "algoperf" and not variants:  # the official loop runs over every other column
+        variants = [w for w in workloads if w not in bases and targets.base_of(w) in bases]
+    columns = bases + tuple(variants)
+    pairs = []
+    for i, variant in enumerate(variants, start=len(bases)):
+        base = targets.base_of(variant)
+        if base in bases:
+            pairs.append((i, bases.index(base)))
+    return _Rules(columns, len(bases), tuple(pairs))
+
+
+def _scored_array(times: np.ndarray, rules: _Rules) -> np.ndarray:
+    """Apply the variant and 4x rules to ``(..., S, C)`` times; return base ``(..., S, B)``."""
+    t = np.where(np.isnan(times), np.inf, times)
+    for v, b in rules.pairs:
+        t[..., v] = np.where(np.isinf(t[..., b]), np.inf, t[..., v])
+    best = t.min(axis=-2, keepdims=True)
+    t = np.where(t > FOUR_X * best, np.inf, t)
+    for v, b in rules.pairs:
+        t[..., b] = np.where(np.isinf(t[..., v]), np.inf, t[..., b])
+    return t[..., : rules.num_base]
+
+
+def _ratios(base_times: np.ndarray) -> np.ndarray:
+    best = base_times.min(axis=-2, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = base_times / best
+    return np.where(np.isfinite(base_times) & (base_times == best), 1.0, ratio)
+
+
+def _profile_array(base_times: np.ndarray, num_base: int, taus: np.ndarray) -> np.ndarray:
+    ratio = _ratios(base_times)
+    return (ratio[..., None] <= taus).sum(axis=-2) / num_base
+
+
+def _score_array(profiles: np.ndarray, taus: np.ndarray) -> np.ndarray:
+    return np.trapezoid(profiles, x=taus, axis=-1) / (taus[-1] - taus[0])
+
+
+def default_taus() -> np.ndarray:
+    """The official grid: 100 points, linear, tau in [1, 4]."""
+    return np.linspace(TAU_MIN, TAU_MAX, NUM_TAUS)
+
+
+def _table_array(times: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
+    return times.reindex(columns=list(columns)).to_numpy(dtype=float)
+
+
+def apply_scoring_rules(
+    times: pd.DataFrame, targets: Targets, mode: str = "optbench"
+) -> pd.DataFrame:
+    """Base-workload times after the held-out variant rule and the 4x rule (ALGOPERF.md §6).
+
+    ``times`` is submissions x workloads (NaN = not run, treated as infinite). ``targets`` must
+    have its base and held-out lists (see :func:`resolve_targets`).
+    """
+    _check_mode(mode)
+    rules = _rules(targets, list(times.columns), mode)
+    scored = _scored_array(_table_array(times, rules.columns), rules)
+    return pd.DataFrame(scored, index=times.index, columns=list(rules.columns[: rules.num_base]))
+
+
+def performance_profiles(
+    scored_times: pd.DataFrame,
+    num_base_workloads: int | None = None,
+    taus: np.ndarray | None = None,
+) -> pd.DataFrame:
+    """rho(tau) per submission: share of base workloads whose time ratio to the best is <= tau.
+
+    Columns are the tau values (default: 100 points on [1, 4]); the denominator is
+    ``num_base_workloads`` (default: the number of columns).
+    """
+    taus = default_taus() if taus is None else np.asarray(taus, dtype=float)
+    num = num_base_workloads or scored_times.shape[1]
+    rho = _profile_array(scored_times.to_numpy(dtype=float), num, taus)
+    return pd.DataFrame(rho, index=scored_times.index, columns=taus)
+
+
+def benchmark_scores(profiles: pd.DataFrame) -> pd.Series:
+    """Trapezoid area under each profile divided by the tau range: a score in [0, 1]."""
+    taus = profiles.columns.to_numpy(dtype=float)
+    return pd.Series(_score_array(profiles.to_numpy(dtype=float), taus), index=profiles.index)
+
+
+def speedups(
+    times: pd.DataFrame,
+    baseline: str,
+    base_workloads: Sequence[str],
+    budgets: Mapping[str, float],
+    budget_pad_sec: float = 0.0,
+) -> pd.DataFrame:
+    """Geometric-mean time ratio to ``baseline`` over the base workloads.
+
+    ``times`` are the median times before the scoring rules (as the official
+    ``compute_speedups.py``); an infinite or missing time becomes the workload's budget plus
+    ``budget_pad_sec``. Columns: ``time_ratio`` (< 1: faster than the baseline) and
+    ``speedup`` = 1 / time_ratio. NaN where a needed budget is unknown.
+    """
+    if baseline not in times.index:
+        known = ", ".join(map(str, times.index))
+        raise UserError(f"unknown baseline submission {baseline!r} (known: {known})")
+    table = times.reindex(columns=list(base_workloads)).astype(float)
+    filled = table.copy()
+    for workload in table.columns:
+        column = table[workload]
+        never = ~np.isfinite(column.to_numpy())
+        if never.any():
+            budget = budgets.get(workload)
+            fill = float(budget) + budget_pad_sec if budget is not None else np.nan
+            filled.loc[never, workload] = fill
+    logs = np.log(filled.to_numpy() / filled.loc[[baseline]].to_numpy())
+    ratio = np.exp(logs.mean(axis=1))
+    return pd.DataFrame({"time_ratio": ratio, "speedup": 1.0 / ratio}, index=table.index)
+
+
+# --------------------------------------------------------------------------------------------
+# Bootstrap over studies
+# --------------------------------------------------------------------------------------------
+@dataclass
+class BootstrapResult:
+    """Bootstrap replicates: ``scores`` (n, S) and raw median ``times`` (n, S, W)."""
+
+    submissions: list[str]
+    workloads: list[str]
+    scores: np.ndarray
+    times: np.ndarray
+
+    def score_interval(self, level: float = 0.95) -> pd.DataFrame:
+        """Percentile interval per submission (outward-rounded): columns ci_low, ci_high."""
+        low, high = _percentiles(self.scores, level)
+        return pd.DataFrame({"ci_low": low, "ci_high": high}, index=self.submissions)
+
+    def time_interval(self, level: float = 0.95) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Percentile interval of every median time: (low, high), submissions x workloads."""
+        low, high = _percentiles(self.times, level)
+        frame = {"index": self.submissions, "columns": self.workloads}
+        return pd.DataFrame(low, **frame), pd.DataFrame(high, **frame)
+
+
+def _percentiles(samples: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Outward-rounded percentile interval (no interpolation, so infinities stay exact)."""
+    tail = (1.0 - level) / 2.0 * 100.0
+    low = np.percentile(samples, tail, axis=0, method="lower")
+    high = np.percentile(samples, 100.0 - tail, axis=0, method="higher")
+    return low, high
+
+
+def bootstrap(
+    studies: pd.DataFrame,
+    targets: Targets,
+    mode: str = "optbench",
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    taus: np.ndarray | None = None,
+) -> BootstrapResult:
+    """Resample studies with replacement per submission x workload and rescore everything.
+
+    Each replicate draws as many studies as were run, takes the median, applies the rules and
+    recomputes the whole score table, so the spread reflects seed-to-seed variation only.
+    Deterministic for a seed.
+    """
+    _check_mode(mode)
+    if n_bootstrap < 1:
+        raise UserError("the number of bootstrap samples must be at least 1")
+    taus = default_taus() if taus is None else np.asarray(taus, dtype=float)
+    submissions = sorted(studies["submission"].unique())
+    workloads = sorted(studies["workload"].unique())
+    rules = _rules(targets, workloads, mode)
+    rng = np.random.default_rng(seed)
+    medians = np.full((n_bootstrap, len(submissions), len(workloads)), np.nan)
+    grouped = studies.groupby(["submission", "workload"], sort=True)["time"]
+    for (sub, wl), series in grouped:
+        values = series.to_numpy(float)
+        draws = rng.integers(0, len(values), size=(n_bootstrap, len(values)))
+        i, j = submissions.index(sub), workloads.index(wl)
+        medians[:, i, j] = np.median(values[draws], axis=1)
+    index = [workloads.index(c) if c in workloads else -1 for c in rules.columns]
+    table = np.full((n_bootstrap, len(submissions), len(rules.columns)), np.nan)
+    for k, col in enumerate(index):
+        if col >= 0:
+            table[..., k] = medians[..., col]
+    base = _scored_array(table, rules)
+    scores = _score_array(_profile_array(base, rules.num_base, taus), taus)
+    return BootstrapResult(submissions, workloads, scores, medians)
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in MODES:
+        raise UserError(f"unknown scoring mode {mode!r} (choose from {', '.join(MODES)})")
+
+
+# --------------------------------------------------------------------------------------------
+# The whole thing
+# --------------------------------------------------------------------------------------------
+@dataclass
+class Leaderboard:
+    """Everything the ``score`` command prints and the report draws.
+
+    ``scores``: index submission (best first), columns score, ci_low, ci_high, time_ratio,
+    speedup (NaN without a baseline or bootstrap). ``times``: median time to target per
+    submission x workload before the rules (inf: never reached; NaN: never run), with
+    bootstrap bounds ``time_ci_low``/``time_ci_high``. ``scored_times``: base workloads after
+    the rules. ``profiles``: rho per submission x tau. ``study_times``/``trial_times``: the
+    lower levels. ``failures``: submission, study, workload, trial, reason. ``trials``: the
+    loaded experiment (eval curves included).
+    """
+
+    preset: str
+    mode: str
+    baseline: str | None
+    targets: Targets
+    scores: pd.DataFrame
+    times: pd.DataFrame
+    time_ci_low: pd.DataFrame
+    time_ci_high: pd.DataFrame
+    scored_times: pd.DataFrame
+    profiles: pd.DataFrame
+    study_times: pd.DataFrame
+    trial_times: pd.DataFrame
+    failures: pd.DataFrame
+    trials: pd.DataFrame
+    warnings: list[str]
+    n_bootstrap: int
+    seed: int
+
+    @property
+    def submissions(self) -> list[str]:
+        """Submissions, best score first."""
+        return list(self.scores.index)
+
+    @property
+    def base_workloads(self) -> tuple[str, ...]:
+        """The scored workloads."""
+        return tuple(self.targets.base_workloads or ())
+
+    @property
+    def held_out_workloads(self) -> tuple[str, ...]:
+        """Held-out variants taking part in the variant rule."""
+        return tuple(self.targets.held_out_workloads or ())
+
+    @property
+    def reported_workloads(self) -> list[str]:
+        """Base then held-out workloads present in the times table."""
+        wanted = [*self.base_workloads, *self.held_out_workloads]
+        return [w for w in wanted if w in self.times.columns]
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per submission: submission, score, ci_low, ci_high, [time_ratio, speedup],
+        then ``<workload>_time``, ``<workload>_ci_low``, ``<workload>_ci_high``."""
+        frame = self.scores.copy()
+        if self.baseline is None:
+            frame = frame.drop(columns=["time_ratio", "speedup"])
+        for workload in self.reported_workloads:
+            frame[f"{workload}_time"] = self.times[workload]
+            frame[f"{workload}_ci_low"] = self.time_ci_low[workload]
+            frame[f"{workload}_ci_high"] = self.time_ci_high[workload]
+        frame.index.name = "submission"
+        return frame.reset_index()
+
+
+def _count_warnings(times: pd.DataFrame, preset: Preset, workloads: Sequence[str]) -> list[str]:
+    notes = []
+    studies = times.groupby(["submission", "workload"])["study"].nunique()
+    for sub in sorted(times["submission"].unique()):
+        for wl in workloads:
+            found = int(studies.get((sub, wl), 0))
+            if found == 0:
+                notes.append(f"{sub}: no runs of {wl} (counted as never reaching the target)")
+            elif found != preset.num_studies:
+                notes.append(f"{sub}: {wl} has {found} studies, expected {preset.num_studies}")
+    if preset.num_trials is not None:
+        per_study = times.groupby(["submission", "workload", "study"])["trial"].count()
+        for (sub, wl, study), count in per_study.items():
+            if wl in workloads and count != preset.num_trials:
+                notes.append(
+                    f"{sub}: {wl} study_{study} has {count} trials, expected {preset.num_trials}"
+                )
+    return notes
+
+
+def _budgets(targets: Targets, preset: Preset, budgets: Mapping[str, float] | None) -> dict:
+    merged = dict(preset.budgets)
+    merged.update({n: t.budget_sec for n, t in targets.workloads.items() if t.budget_sec})
+    merged.update(budgets or {})
+    return merged
+
+
+def score_experiment(
+    path: str | os.PathLike[str],
+    preset: str = "default",
+    targets: str | os.PathLike[str] | Targets | None = None,
+    baseline: str | None = None,
+    mode: str | None = None,
+    n_bootstrap: int = 1000,
+    seed: int = 0,
+    budgets: Mapping[str, float] | None = None,
+) -> Leaderboard:
+    """Load, score and bootstrap an experiment directory.
+
+    ``preset``: ``default`` or ``algoperf-v0.5``; ``mode`` overrides the preset's mode;
+    ``targets``: a targets JSON (or :class:`Targets`), else each trial's meta_data.json;
+    ``baseline``: submission for the speed-ups; ``n_bootstrap`` = 0 skips the intervals;
+    ``budgets``: workload -> seconds, overriding the other budget sources.
+    """
+    chosen = get_preset(preset)
+    mode = mode or chosen.mode
+    _check_mode(mode)
+    if n_bootstrap < 0:
+        raise UserError("the number of bootstrap samples cannot be negative")
+    trials = load_experiment(path)
+    if baseline is not None and baseline not in set(trials["submission"]):
+        known = ", ".join(sorted(trials["submission"].unique()))
+        raise UserError(f"unknown baseline submission {baseline!r} (known: {known})")
+    given = load_targets(targets) if isinstance(targets, str | os.PathLike) else targets
+    resolved = resolve_targets(trials, given, chosen)
+    per_trial = trial_times(trials, resolved)
+    per_study = study_times(per_trial, mode)
+    times = workload_times(per_study)
+    missing = [w for w in resolved.base_workloads or () if w not in times.columns]
+    times = times.reindex(columns=[*times.columns, *missing])
+    scored = apply_scoring_rules(times, resolved, mode)
+    profiles = performance_profiles(scored, len(resolved.base_workloads or ()))
+    scores = benchmark_scores(profiles).to_frame("score")
+    scores["ci_low"] = np.nan
+    scores["ci_high"] = np.nan
+    time_low = pd.DataFrame(np.nan, index=times.index, columns=times.columns)
+    time_high = time_low.copy()
+    if n_bootstrap:
+        result = bootstrap(per_study, resolved, mode, n_bootstrap, seed)
+        scores[["ci_low", "ci_high"]] = result.score_interval().reindex(scores.index)
+        low, high = result.time_interval()
+        time_low = low.reindex(index=times.index, columns=times.columns)
+        time_high = high.reindex(index=times.index, columns=times.columns)
+    scores["time_ratio"] = np.nan
+    scores["speedup"] = np.nan
+    if baseline is not None:
+        merged = _budgets(resolved, chosen, budgets)
+        speed = speedups(
+            times, baseline, resolved.base_workloads or (), merged, chosen.budget_pad_sec
+        )
+        scores[["time_ratio", "speedup"]] = speed.reindex(scores.index)
+    scores = scores.sort_values("score", ascending=False, kind="stable")
+    failed = per_trial[per_trial["status"] != "ok"]
+    failures = failed[["submission", "study", "workload", "trial", "reason"]].reset_index(drop=True)
+    counted = [*(resolved.base_workloads or ()), *(resolved.held_out_workloads or ())]
+    notes = _count_warnings(per_trial, chosen, counted)
+    if baseline is not None and scores["time_ratio"].isna().any():
+        notes.append("speed-up unknown where a workload's budget is unknown (pass budgets)")
+    return Leaderboard(
+        preset=chosen.name,
+        mode=mode,
+        baseline=baseline,
+        targets=resolved,
+        scores=scores,
+        times=times.reindex(scores.index),
+        time_ci_low=time_low.reindex(scores.index),
+        time_ci_high=time_high.reindex(scores.index),
+        scored_times=scored.reindex(scores.index),
+        profiles=profiles.reindex(scores.index),
+        study_times=per_study,
+        trial_times=per_trial,
+        failures=failures,
+        trials=trials,
+        warnings=notes,
+        n_bootstrap=n_bootstrap,
+        seed=seed,
+    )

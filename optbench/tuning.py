@@ -1,0 +1,162 @@
+"""Tuning rulesets and studies: which trials a submission gets, with which points and seeds.
+
+* External tuning: ``trials`` points per study drawn from the submission's search space; each study
+  draws *its own* window of the quasi-random sequence, so the points of different studies are
+  distinct (AlgoPerf's code re-draws the same points in every study, so its studies differ only
+  by seed). Fixed-point lists are taken in order, the same list in every study.
+* Self-tuning: ``hyperparameters=None``, one trial per study, the budget multiplied.
+
+The same points are used for every workload (the search space is workload-agnostic, as in
+AlgoPerf). Each trial's seed is a hash of (base seed, workload, study, trial), recorded with it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from optbench import results
+from optbench.errors import UserError
+from optbench.search_space import SearchSpace
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    """How many studies and trials, and the budget multiplier, of one tuning ruleset."""
+
+    name: str  # "external" | "self"
+    studies: int
+    trials: int
+    budget_scale: float
+
+
+PRESETS: dict[str, dict[str, Ruleset]] = {
+    "algoperf-v0.6": {
+        "external": Ruleset("external", studies=3, trials=5, budget_scale=1.0),
+        "self": Ruleset("self", studies=3, trials=1, budget_scale=1.5),
+    },
+    "algoperf-v0.5": {
+        "external": Ruleset("external", studies=5, trials=5, budget_scale=1.0),
+        "self": Ruleset("self", studies=5, trials=1, budget_scale=3.0),
+    },
+}
+DEFAULT_PRESET = "algoperf-v0.6"
+
+
+def ruleset(name: str, preset: str = DEFAULT_PRESET, studies: int | None = None,
+            trials: int | None = None) -> Ruleset:
+    """The ruleset ``name`` of ``preset``, with optional overrides of studies and trials."""
+    if preset not in PRESETS:
+        raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
+    if name not in PRESETS[preset]:
+        raise UserError(f"unknown ruleset {name!r}; choose external or self")
+    base = PRESETS[preset][name]
+    if name == "self" and trials not in (None, 1):
+        raise UserError("the self-tuning ruleset has exactly one trial per study")
+    return Ruleset(name, studies or base.studies, trials or base.trials, base.budget_scale)
+
+
+def trial_seed(base_seed: int, workload: str, study: int, trial: int) -> int:
+    """A 31-bit seed determined by (base seed, workload, study, trial)."""
+    text = f"optbench/{base_seed}/{workload}/{study}/{trial}".encode()
+    return int.from_bytes(hashlib.sha256(text).digest()[:4], "big") & 0x7FFFFFFF
+
+
+@dataclass(frozen=True)
+class TrialSpec:
+    """Everything a worker process needs to run one trial (picklable, JSON-able)."""
+
+    submission: str  # baseline name or path to a submission file
+    submission_name: str
+    workload: str
+    size: str
+    study: int  # 1-based
+    trial: int  # 1-based
+    seed: int
+    hyperparameters: dict[str, Any] | None
+    budget_scale: float
+    trial_dir: str
+    ruleset: str
+    workload_options: dict[str, Any] = field(default_factory=dict)
+    batch_size: int | None = None
+    max_steps: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def plan(
+    *,
+    submission: str,
+    submission_name: str,
+    workloads: list[str],
+    size: str,
+    rules: Ruleset,
+    space: SearchSpace | None,
+    experiment_dir: Path,
+    base_seed: int = 0,
+    workload_options: dict[str, Any] | None = None,
+    batch_size: int | None = None,
+    max_steps: int | None = None,
+) -> list[TrialSpec]:
+    """All trials of all studies, in execution order (study by study, workload by workload)."""
+    if rules.name == "external" and space is None:
+        raise UserError(f"submission {submission_name!r} ships no search space for external "
+                        "tuning: pass --tuning-search-space FILE")
+    specs = []
+    for study in range(1, rules.studies + 1):
+        if rules.name == "external":
+            assert space is not None
+            points = space.draw(rules.trials, seed=base_seed, skip=(study - 1) * rules.trials)
+        else:
+            points = [None]
+        for workload in workloads:
+            for trial, point in enumerate(points, start=1):
+                specs.append(TrialSpec(
+                    submission=submission,
+                    submission_name=submission_name,
+                    workload=workload,
+                    size=size,
+                    study=study,
+                    trial=trial,
+                    seed=trial_seed(base_seed, workload, study, trial),
+                    hyperparameters=point,
+                    budget_scale=rules.budget_scale,
+                    trial_dir=str(results.trial_dir(experiment_dir, submission_name, study,
+                                                    workload, trial)),
+                    ruleset=rules.name,
+                    workload_options=dict(workload_options or {}),
+                    batch_size=batch_size,
+                    max_steps=max_steps,
+                ))
+    return specs
+
+
+def is_finished(spec: TrialSpec) -> bool:
+    """Whether the trial has a final record (completed or failed): resuming skips it."""
+    return (Path(spec.trial_dir) / "result.json").exists()
+
+
+def run_plan(specs: list[TrialSpec], executor: Any, progress: bool = False,
+             log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+    """Run every unfinished trial of ``specs`` with ``executor``; return all trials' results.
+
+    Finished trials (a ``result.json`` exists) are skipped, so re-running after an interruption
+    completes the plan without duplicating anything.
+    """
+    from tqdm.auto import tqdm
+
+    todo = [s for s in specs if not is_finished(s)]
+    with tqdm(total=len(specs), initial=len(specs) - len(todo), unit="trial", desc="trials",
+              disable=not progress) as bar:
+        for spec in todo:
+            bar.set_postfix_str(f"study {spec.study}, {spec.workload}, trial {spec.trial}")
+            summary = executor.run(spec)
+            if summary.get("status") == "failed" and log is not None:
+                reason = (summary.get("failure") or "").splitlines()[0]
+                log(f"  FAILED study {spec.study} {spec.workload} trial {spec.trial}: {reason}")
+            bar.update(1)
+    return [results.read_json(Path(s.trial_dir) / "result.json") or {} for s in specs]

@@ -1,0 +1,182 @@
+"""`optbench run` end to end on the smoke workload: baselines, AlgoPerf-style files, bad input."""
+
+from __future__ import annotations
+
+import csv
+import json
+import textwrap
+
+import pytest
+
+from optbench.cli import main
+
+SMOKE = ["--workload", "fmnist_mlp", "--size", "smoke", "--no-progress"]
+
+ALGOPERF_SUBMISSION = """
+from absl import logging
+import torch
+
+from {package} import spec
+from {package}.pytorch_utils import pytorch_setup
+
+USE_PYTORCH_DDP, RANK, DEVICE, N_GPUS = pytorch_setup()
+
+
+def get_batch_size(workload_name):
+    if workload_name == "mnist":
+        return 256
+    raise ValueError(f"Unsupported workload name: {{workload_name}}.")
+
+
+def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
+    del model_state, rng
+    return {{"optimizer": torch.optim.Adam(model_params.parameters(),
+                                          lr=hyperparameters.learning_rate)}}
+
+
+def update_params(workload, current_param_container, current_params_types, model_state,
+                  hyperparameters, batch, loss_type, optimizer_state, eval_results,
+                  global_step, rng):
+    current_param_container.train()
+    optimizer_state["optimizer"].zero_grad()
+    logits, new_model_state = workload.model_fn(
+        params=current_param_container,
+        augmented_and_preprocessed_input_batch=batch,
+        model_state=model_state,
+        mode=spec.ForwardPassMode.TRAIN,
+        rng=rng,
+        update_batch_norm=True)
+    loss_dict = workload.loss_fn(label_batch=batch["targets"], logits_batch=logits)
+    loss = loss_dict["summed"] / loss_dict["n_valid_examples"]
+    loss.backward()
+    optimizer_state["optimizer"].step()
+    if global_step % 100 == 0 and workload.metrics_logger is not None:
+        workload.metrics_logger.append_scalar_metrics({{"loss": loss.item()}}, global_step)
+    logging.info("step %d", global_step)
+    assert isinstance(current_params_types, dict)
+    assert loss_type == spec.LossType.SOFTMAX_CROSS_ENTROPY
+    return (optimizer_state, current_param_container, new_model_state)
+
+
+def data_selection(workload, input_queue, optimizer_state, current_param_container,
+                   model_state, hyperparameters, global_step, rng):
+    return next(input_queue)
+"""
+
+
+def _one_line_error(capsys, code):
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("optbench: error: ") and "\n" not in err, err
+    return err
+
+
+@pytest.mark.parametrize("package", ["algoperf", "algorithmic_efficiency"])
+def test_algoperf_style_submission_runs_unchanged(tmp_path, capsys, package):
+    folder = tmp_path / "sub"
+    folder.mkdir()
+    (folder / "submission.py").write_text(ALGOPERF_SUBMISSION.format(package=package))
+    (folder / "tuning_search_space.json").write_text(json.dumps([{"learning_rate": 1e-3}]))
+    exp = tmp_path / "exp"
+    code = main(["run", "--submission", str(folder / "submission.py"), *SMOKE,
+                 "--experiment-dir", str(exp)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "time-to-target" in out
+    trial = exp / "submission" / "study_1" / "fmnist_mlp_pytorch" / "trial_1"
+    assert json.loads((trial / "hparams.json").read_text()) == {"learning_rate": 1e-3}
+    meta = json.loads((trial / "meta_data.json").read_text())
+    assert meta["batch_size"] == 256  # asked as 'fmnist_mlp', then as AlgoPerf's 'mnist'
+    assert meta["ruleset"] == "external"
+
+
+def test_baseline_run_writes_algoperf_layout(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    assert main(["run", "--submission", "nadamw", *SMOKE, "--experiment-dir", str(exp)]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last.startswith("fmnist_mlp: time-to-target ") and "trial dir: " in last
+    trial = exp / "nadamw" / "study_1" / "fmnist_mlp_pytorch" / "trial_1"
+    with open(trial / "eval_measurements.csv") as handle:
+        header = next(csv.reader(handle))
+    assert header == [
+        "accumulated_eval_time", "accumulated_logging_time", "accumulated_submission_time",
+        "global_step", "preemption_count", "score",
+        "test/accuracy", "test/loss", "test/num_examples", "total_duration",
+        "train/accuracy", "train/loss",
+        "validation/accuracy", "validation/loss", "validation/num_examples",
+    ]
+    meta = json.loads((trial / "meta_data.json").read_text())
+    assert meta["workload"]["mirrors"] == "mnist" and meta["seed"] == 0
+    assert meta["environment"]["torch"].startswith("2.")
+    assert json.loads((trial / "hparams.json").read_text()) is None  # self-tuning
+    result = json.loads((trial / "result.json").read_text())
+    assert result["reached_target"] and result["status"] == "completed"
+
+
+def test_batch_size_override_and_budget_scale(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    code = main(["run", *SMOKE, "--experiment-dir", str(exp), "--batch-size", "64",
+                 "--budget-scale", "0.5", "--max-steps", "5"])
+    assert code == 0
+    meta = json.loads(next(exp.rglob("meta_data.json")).read_text())
+    assert meta["batch_size"] == 64 and meta["budget_sec"] == 10.0
+    assert "stopped by step_cap after" in capsys.readouterr().out
+
+
+def test_unknown_workload(capsys):
+    err = _one_line_error(capsys, main(["run", "--workload", "fmnist_mpl"]))
+    assert "unknown workload 'fmnist_mpl'" in err and "did you mean 'fmnist_mlp'" in err
+
+
+def test_unknown_submission(capsys):
+    err = _one_line_error(capsys, main(["run", "--submission", "nadamm", *SMOKE]))
+    assert "unknown submission 'nadamm'" in err
+
+
+def test_submission_missing_a_function(tmp_path, capsys):
+    path = tmp_path / "partial.py"
+    path.write_text("def get_batch_size(name):\n    return 8\n")
+    err = _one_line_error(capsys, main(["run", "--submission", str(path), *SMOKE]))
+    assert "lacks required function(s): init_optimizer_state, update_params, data_selection" in err
+
+
+def test_submission_that_does_not_import(tmp_path, capsys):
+    path = tmp_path / "broken.py"
+    path.write_text("import not_a_module_anywhere\n")
+    err = _one_line_error(capsys, main(["run", "--submission", str(path), *SMOKE]))
+    assert "failed to import" in err and "ModuleNotFoundError" in err
+
+
+@pytest.mark.parametrize("content, expected", [
+    ("{not json", "malformed JSON"),
+    ('{"learning_rate": {"min": 1, "max": 0.1}}', "empty range"),
+    ('{"learning_rate": {"min": -1, "max": 1, "scaling": "log"}}', "not positive"),
+    ('{"learning_rate": {"min": "a", "max": 1}}', "finite numbers"),
+    ('{"learning_rate": {"feasible_points": []}}', "non-empty list"),
+    ("[]", "non-empty list of objects"),
+    ("3", "expected an object"),
+])
+def test_malformed_search_space(tmp_path, capsys, content, expected):
+    path = tmp_path / "space.json"
+    path.write_text(content)
+    exp = tmp_path / "exp"
+    err = _one_line_error(capsys, main(["run", *SMOKE, "--tuning-search-space", str(path),
+                                        "--experiment-dir", str(exp)]))
+    assert expected in err and str(path) in err
+    assert not exp.exists()  # nothing written on bad input
+
+
+def test_bad_numbers_are_one_line_errors(capsys):
+    _one_line_error(capsys, main(["run", *SMOKE, "--budget-scale", "0"]))
+    _one_line_error(capsys, main(["run", *SMOKE, "--budget-scale", "-1"]))
+    _one_line_error(capsys, main(["run", *SMOKE, "--size", "huge"]))
+
+
+def test_refuses_to_overwrite_a_finished_trial(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    assert main(["run", *SMOKE, "--experiment-dir", str(exp), "--max-steps", "2"]) == 0
+    result = next(exp.rglob("result.json"))
+    before = result.read_bytes()
+    err = _one_line_error(capsys, main(["run", *SMOKE, "--experiment-dir", str(exp)]))
+    assert "already holds a finished trial" in err
+    assert result.read_bytes() == before

@@ -1,0 +1,109 @@
+"""The HTML report: one self-contained file with the leaderboard, figures and failures."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from optbench import scoring
+from optbench.commands import report as report_cmd
+from optbench.report import build_html, write_report
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _trial(root: Path, sub: str, study: int, wl: str, trial: int, values, status="completed"):
+    folder = root / sub / f"study_{study}" / f"{wl}_pytorch" / f"trial_{trial}"
+    folder.mkdir(parents=True)
+    times = 30.0 * np.arange(1, len(values) + 1)
+    pd.DataFrame(
+        {
+            "accumulated_submission_time": times,
+            "global_step": np.arange(1, len(values) + 1) * 50,
+            "score": times,
+            "validation/accuracy": values,
+            "validation/loss": 1.0 - np.asarray(values),
+        }
+    ).to_csv(folder / "eval_measurements.csv", index=False)
+    workload = {
+        "name": wl,
+        "base_workload": None,
+        "held_out": False,
+        "target_metric_name": "accuracy",
+        "validation_target_value": 0.8,
+        "test_target_value": 0.79,
+        "metric_higher_is_better": True,
+        "max_allowed_runtime_sec": 600.0,
+        "step_hint": 500,
+    }
+    (folder / "meta_data.json").write_text(
+        json.dumps({"workload": workload, "submission": sub, "seed": study})
+    )
+    result = {"status": status, "reason": "loss became NaN" if status == "failed" else ""}
+    (folder / "result.json").write_text(json.dumps(result))
+
+
+@pytest.fixture
+def experiment(tmp_path: Path) -> Path:
+    root = tmp_path / "exp"
+    for study in range(3):
+        for wl in ("fmnist_mlp", "cifar_cnn"):
+            _trial(root, "nadamw", study, wl, 1, [0.3, 0.6, 0.82, 0.9])
+            _trial(root, "sgd<b>", study, wl, 1, [0.2, 0.5, 0.7, 0.75, 0.81 + 0.01 * study])
+    _trial(root, "sgd<b>", 0, "cifar_cnn", 2, [0.1, 0.1], status="failed")
+    return root
+
+
+def _images(text: str) -> list[bytes]:
+    return [
+        base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+    ]
+
+
+def test_report_is_one_self_contained_file(experiment: Path, tmp_path: Path) -> None:
+    board = scoring.score_experiment(experiment, baseline="nadamw", n_bootstrap=50)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    path = write_report(board, out_dir / "report.html")
+    assert [p.name for p in out_dir.iterdir()] == ["report.html"]
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
+    # leaderboard names (escaped), scores and the failed trial
+    assert "nadamw" in text and "sgd&lt;b&gt;" in text and "sgd<b>" not in text
+    assert "1.0000" in text and f"{board.scores.at['sgd<b>', 'score']:.4f}" in text
+    assert "loss became NaN" in text
+    # profile, time bars, one curve figure per workload: all inline PNGs
+    images = _images(text)
+    assert len(images) == 4
+    assert all(image.startswith(PNG_MAGIC) for image in images)
+    # nothing fetched from elsewhere
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", text, re.IGNORECASE)
+    assert not re.search(r"<(script|link|iframe)\b", text, re.IGNORECASE)
+    assert "url(" not in text
+
+
+def test_report_times_and_speedups(experiment: Path) -> None:
+    board = scoring.score_experiment(experiment, baseline="nadamw", n_bootstrap=20)
+    # nadamw reaches 0.8 at its third eval (90 s), sgd<b> at its fifth (150 s) in every study
+    assert board.times.loc["nadamw"].tolist() == [90.0, 90.0]
+    assert board.times.loc["sgd<b>"].tolist() == [150.0, 150.0]
+    assert board.scores.at["sgd<b>", "speedup"] == pytest.approx(0.6)
+    text = build_html(board)
+    assert "0.600x" in text and "90.0" in text and "150.0" in text
+
+
+def test_report_command(experiment: Path, tmp_path: Path, capsys) -> None:
+    parser = argparse.ArgumentParser(prog="optbench")
+    report_cmd.register(parser.add_subparsers(dest="command", required=True))
+    out = tmp_path / "r.html"
+    args = parser.parse_args(["report", str(experiment), "-o", str(out), "--bootstrap", "10"])
+    assert args.handler(args) == 0
+    assert out.is_file() and f"wrote {out}" in capsys.readouterr().out
+    assert len(_images(out.read_text(encoding="utf-8"))) == 4
