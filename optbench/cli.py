@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from optbench import __version__
@@ -38,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"optbench: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        return 0
     except KeyboardInterrupt:
         print("optbench: interrupted", file=sys.stderr)
         return 130

@@ -34,19 +34,26 @@ TIME_COLUMNS = (
 )
 
 
-def trial_dir(experiment_dir: str | os.PathLike, submission: str, study: int, workload: str,
-              trial: int) -> Path:
+def trial_dir(
+    experiment_dir: str | os.PathLike, submission: str, study: int, workload: str, trial: int
+) -> Path:
     """The folder of one trial (studies and trials numbered from 1, as AlgoPerf does)."""
     return (
-        Path(experiment_dir) / submission / f"study_{study}" / f"{workload}_pytorch"
+        Path(experiment_dir)
+        / submission
+        / f"study_{study}"
+        / f"{workload}_pytorch"
         / f"trial_{trial}"
     )
 
 
 def _cell(value: Any) -> str:
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else ("nan" if math.isnan(value) else
-                                                          ("inf" if value > 0 else "-inf"))
+        return (
+            repr(value)
+            if math.isfinite(value)
+            else ("nan" if math.isnan(value) else ("inf" if value > 0 else "-inf"))
+        )
     return str(value)
 
 

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from optbench import prng, results
+from optbench import integrity, prng, results
 from optbench.errors import UserError
 from optbench.spec import Workload
 from optbench.submission import Submission
@@ -48,6 +48,8 @@ class TrialResult:
     budget_sec: float
     batch_size: int
     failure: str | None = None
+    flags: list[str] = field(default_factory=list)
+    speed_probe_gflops: tuple[float, float] | None = None
     eval_rows: list[dict[str, float]] = field(default_factory=list)
     trial_dir: Path | None = None
 
@@ -67,8 +69,11 @@ def _is_training_complete(exc: BaseException) -> bool:
 
 def resolve_batch_size(workload: Workload, submission: Submission) -> int:
     """Ask ``get_batch_size`` with the workload's name, then its base's, then the AlgoPerf name."""
-    names = [getattr(workload, "name", None), getattr(workload, "base_name", None),
-             getattr(workload, "algoperf_name", None)]
+    names = [
+        getattr(workload, "name", None),
+        getattr(workload, "base_name", None),
+        getattr(workload, "algoperf_name", None),
+    ]
     tried = []
     for name in dict.fromkeys(n for n in names if n):
         tried.append(name)
@@ -114,21 +119,30 @@ def run_trial(
     batch_size: int | None = None,
     progress: bool = False,
     meta: dict[str, Any] | None = None,
+    probe_speed: bool = True,
+    eval_every_steps: int | None = None,
 ) -> TrialResult:
     """Run one timed trial (see the module docstring for the rules); write it to ``trial_dir``.
 
     ``hyperparameters`` is the namedtuple of one search-space point, or None (self-tuning).
+    The submission sees the workload through :class:`optbench.integrity.WorkloadView`.
+    ``eval_every_steps`` replaces the time-based eval period by a step-based one (evals at step 1
+    and every N steps): curves then do not depend on machine speed, for reproducibility checks.
     """
     if budget_scale <= 0:
         raise UserError(f"--budget-scale must be positive, got {budget_scale}")
     if max_steps is not None and max_steps <= 0:
         raise UserError(f"max_steps must be positive, got {max_steps}")
+    if eval_every_steps is not None and eval_every_steps <= 0:
+        raise UserError(f"eval_every_steps must be positive, got {eval_every_steps}")
     budget = workload.max_allowed_runtime_sec * budget_scale
     out = Path(trial_dir) if trial_dir is not None else None
 
     # --- untimed set-up ------------------------------------------------------------------------
     if hasattr(workload, "load_data"):
         workload.load_data()
+    speed_before = integrity.speed_probe() if probe_speed else None
+    view = integrity.WorkloadView(workload)
     global_batch_size = batch_size or resolve_batch_size(workload, submission)
     torch.manual_seed(seed)
     rng, data_rng, opt_init_rng, model_init_rng = prng.split(prng.key(seed), 4)
@@ -139,26 +153,46 @@ def run_trial(
     eval_results: list[tuple[int, dict[str, float]]] = []
 
     if out is not None:
-        point = hyperparameters._asdict() if hasattr(hyperparameters, "_asdict") else hyperparameters
+        point = (
+            hyperparameters._asdict() if hasattr(hyperparameters, "_asdict") else hyperparameters
+        )
         results.write_json(out / "hparams.json", point)
-        results.write_json(out / "meta_data.json", {
-            "submission": submission.name,
-            "submission_source": submission.source,
-            "seed": seed,
-            "batch_size": global_batch_size,
-            "budget_sec": budget,
-            "budget_scale": budget_scale,
-            "max_steps": max_steps,
-            "workload": {**getattr(workload, "properties", dict)(), "budget_sec": budget},
-            "data": getattr(workload, "data_provenance", {}),
-            "environment": results.environment(),
-            **(meta or {}),
-        })
+        results.write_json(
+            out / "meta_data.json",
+            {
+                "submission": submission.name,
+                "submission_source": submission.source,
+                "seed": seed,
+                "batch_size": global_batch_size,
+                "budget_sec": budget,
+                "budget_scale": budget_scale,
+                "max_steps": max_steps,
+                "eval_every_steps": eval_every_steps,
+                "workload": {**getattr(workload, "properties", dict)(), "budget_sec": budget},
+                "data": getattr(workload, "data_provenance", {}),
+                "environment": results.environment(),
+                **(meta or {}),
+            },
+        )
 
     def finish(status, stop_reason, step, submission_time, failure=None):
         first = next((row for row in eval_rows if row.get("_reached")), None)
         for row in eval_rows:
             row.pop("_reached", None)
+        props = getattr(workload, "properties", dict)()
+        flags = integrity.plausibility_flags(
+            eval_rows,
+            int(first["global_step"]) if first else None,
+            workload.target_metric_name,
+            workload.metric_higher_is_better,
+            workload.validation_target_value,
+            props.get("min_steps_to_target"),
+            props.get("train_gap"),
+        )
+        speeds = None
+        if speed_before is not None:
+            speeds = (speed_before, integrity.speed_probe())
+            flags += integrity.speed_flags(speeds, props.get("calibration_gflops"))
         result = TrialResult(
             status=status,
             stop_reason=stop_reason,
@@ -170,6 +204,8 @@ def run_trial(
             budget_sec=budget,
             batch_size=global_batch_size,
             failure=failure,
+            flags=flags,
+            speed_probe_gflops=speeds,
             eval_rows=eval_rows,
             trial_dir=out,
         )
@@ -181,8 +217,12 @@ def run_trial(
 
     try:
         optimizer_state = _call(
-            "init_optimizer_state", submission.init_optimizer_state, workload=workload,
-            model_params=model, model_state=model_state, hyperparameters=hyperparameters,
+            "init_optimizer_state",
+            submission.init_optimizer_state,
+            workload=view,
+            model_params=model,
+            model_state=model_state,
+            hyperparameters=hyperparameters,
             rng=opt_init_rng,
         )
     except SubmissionFailed as exc:
@@ -201,10 +241,16 @@ def run_trial(
     if submission.update_params_takes_train_state:
         extra["train_state"] = types.MappingProxyType(train_state)
 
-    bar = tqdm(total=round(budget, 1), unit="s", disable=not progress, leave=True, mininterval=0.5,
-               desc=f"{submission.name} on {workload.name}",
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.0f}s sub. time "
-                          "[{elapsed}<{remaining}{postfix}]")
+    bar = tqdm(
+        total=round(budget, 1),
+        unit="s",
+        disable=not progress,
+        leave=True,
+        mininterval=0.5,
+        desc=f"{submission.name} on {workload.name}",
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.0f}s sub. time "
+        "[{elapsed}<{remaining}{postfix}]",
+    )
     metric_key = f"validation/{workload.target_metric_name}"
 
     # --- the timed loop ------------------------------------------------------------------------
@@ -218,18 +264,33 @@ def run_trial(
         while True:
             select_rng, update_rng, prep_rng, eval_rng = step_rngs
             batch = _call(
-                "data_selection", submission.data_selection, workload=workload,
-                input_queue=input_queue, optimizer_state=optimizer_state,
-                current_param_container=model, model_state=model_state,
-                hyperparameters=hyperparameters, global_step=global_step, rng=select_rng,
+                "data_selection",
+                submission.data_selection,
+                workload=view,
+                input_queue=input_queue,
+                optimizer_state=optimizer_state,
+                current_param_container=model,
+                model_state=model_state,
+                hyperparameters=hyperparameters,
+                global_step=global_step,
+                rng=select_rng,
             )
             try:
                 optimizer_state, model, model_state = _call(
-                    "update_params", submission.update_params, workload=workload,
-                    current_param_container=model, current_params_types=params_types,
-                    model_state=model_state, hyperparameters=hyperparameters, batch=batch,
-                    loss_type=workload.loss_type, optimizer_state=optimizer_state,
-                    eval_results=eval_results, global_step=global_step, rng=update_rng, **extra,
+                    "update_params",
+                    submission.update_params,
+                    workload=view,
+                    current_param_container=model,
+                    current_params_types=params_types,
+                    model_state=model_state,
+                    hyperparameters=hyperparameters,
+                    batch=batch,
+                    loss_type=workload.loss_type,
+                    optimizer_state=optimizer_state,
+                    eval_results=eval_results,
+                    global_step=global_step,
+                    rng=update_rng,
+                    **extra,
                 )
             except Exception as exc:
                 if not _is_training_complete(exc):
@@ -244,25 +305,42 @@ def run_trial(
             train_state["accumulated_submission_time"] += step_end - last_step_end
             submission_time = train_state["accumulated_submission_time"]
 
-            due = (submission_time - train_state["last_eval_submission_time"]
-                   >= workload.eval_period_time_sec)
+            if eval_every_steps is None:
+                due = (
+                    submission_time - train_state["last_eval_submission_time"]
+                    >= workload.eval_period_time_sec
+                )
+            else:
+                due = global_step == 1 or global_step % eval_every_steps == 0
             if (due or train_state["training_complete"]) and submission_time < budget:
                 if submission.prepare_for_eval is not None:
                     del batch
                     prep_start = clock.now()
                     optimizer_state, model, model_state = _call(
-                        "prepare_for_eval", submission.prepare_for_eval, workload=workload,
-                        current_param_container=model, current_params_types=params_types,
-                        model_state=model_state, hyperparameters=hyperparameters,
-                        loss_type=workload.loss_type, optimizer_state=optimizer_state,
-                        eval_results=eval_results, global_step=global_step, rng=prep_rng,
+                        "prepare_for_eval",
+                        submission.prepare_for_eval,
+                        workload=view,
+                        current_param_container=model,
+                        current_params_types=params_types,
+                        model_state=model_state,
+                        hyperparameters=hyperparameters,
+                        loss_type=workload.loss_type,
+                        optimizer_state=optimizer_state,
+                        eval_results=eval_results,
+                        global_step=global_step,
+                        rng=prep_rng,
                     )
                     train_state["accumulated_submission_time"] += clock.now() - prep_start
                     submission_time = train_state["accumulated_submission_time"]
                 if submission_time < budget:  # budget checked before every eval
                     eval_start = clock.now()
                     metrics = workload.eval_model(
-                        workload.eval_batch_size, model, model_state, eval_rng, None, None,
+                        workload.eval_batch_size,
+                        model,
+                        model_state,
+                        eval_rng,
+                        None,
+                        None,
                         global_step,
                     )
                     eval_end = clock.now()
@@ -297,8 +375,13 @@ def run_trial(
                     divergence = _diverged(metrics)
                     if divergence:
                         bar.close()
-                        return finish("failed", "diverged", global_step, submission_time,
-                                      f"{divergence} at step {global_step}")
+                        return finish(
+                            "failed",
+                            "diverged",
+                            global_step,
+                            submission_time,
+                            f"{divergence} at step {global_step}",
+                        )
                     if train_state["validation_goal_reached"] and train_state["test_goal_reached"]:
                         stop_reason = "target"
                         break
@@ -312,8 +395,9 @@ def run_trial(
             last_step_end = clock.now()
     except SubmissionFailed as exc:
         bar.close()
-        return finish("failed", "error", global_step,
-                      train_state["accumulated_submission_time"], str(exc))
+        return finish(
+            "failed", "error", global_step, train_state["accumulated_submission_time"], str(exc)
+        )
     bar.update(round(train_state["accumulated_submission_time"], 1) - bar.n)
     bar.close()
     return finish("completed", stop_reason, global_step, train_state["accumulated_submission_time"])

@@ -35,7 +35,9 @@ class Range:
     def at(self, u: float) -> float:
         """The value at quantile ``u`` in [0, 1)."""
         if self.log:
-            return float(math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low))))
+            return float(
+                math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low)))
+            )
         return float(self.low + u * (self.high - self.low))
 
     def __contains__(self, value: float) -> bool:
@@ -76,7 +78,8 @@ class SearchSpace:
         if self.fixed_points is not None:
             if n > len(self.fixed_points):
                 raise UserError(
-                    f"the search space lists {len(self.fixed_points)} points but {n} trials were asked"
+                    f"the search space lists {len(self.fixed_points)} points but {n} trials "
+                    "were asked"
                 )
             return [dict(p) for p in self.fixed_points[:n]]
         assert self.dims is not None
@@ -90,7 +93,9 @@ class SearchSpace:
     def point(self, index: int, seed: int = 0) -> dict[str, Any]:
         """The ``index``-th point (as ``--hparams-index`` selects it)."""
         if self.fixed_points is not None and not 0 <= index < len(self.fixed_points):
-            raise UserError(f"--hparams-index {index} is outside the {len(self.fixed_points)} points")
+            raise UserError(
+                f"--hparams-index {index} is outside the {len(self.fixed_points)} points"
+            )
         if index < 0:
             raise UserError(f"--hparams-index must be >= 0, got {index}")
         if self.fixed_points is not None:
@@ -117,7 +122,11 @@ def _dimension(name: str, spec: Any, where: str) -> Range | Choice:
         raise UserError(f"{where}: {name!r} needs both 'min' and 'max' (or 'feasible_points')")
     low, high = spec["min"], spec["max"]
     for bound in (low, high):
-        if isinstance(bound, bool) or not isinstance(bound, int | float) or not math.isfinite(bound):
+        if (
+            isinstance(bound, bool)
+            or not isinstance(bound, int | float)
+            or not math.isfinite(bound)
+        ):
             raise UserError(f"{where}: {name!r} min and max must be finite numbers, got {bound!r}")
     if low > high:
         raise UserError(f"{where}: {name!r} has an empty range (min {low} > max {high})")

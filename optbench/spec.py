@@ -185,7 +185,10 @@ class Workload(metaclass=abc.ABCMeta):
     # --- Model, loss, data, eval ---------------------------------------------------------------
     @abc.abstractmethod
     def init_model_fn(
-        self, rng: RandomState, dropout_rate: float | None = None, aux_dropout_rate: float | None = None
+        self,
+        rng: RandomState,
+        dropout_rate: float | None = None,
+        aux_dropout_rate: float | None = None,
     ) -> tuple[ParameterContainer, ModelAuxiliaryState]: ...
 
     @abc.abstractmethod

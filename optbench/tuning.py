@@ -46,8 +46,9 @@ PRESETS: dict[str, dict[str, Ruleset]] = {
 DEFAULT_PRESET = "algoperf-v0.6"
 
 
-def ruleset(name: str, preset: str = DEFAULT_PRESET, studies: int | None = None,
-            trials: int | None = None) -> Ruleset:
+def ruleset(
+    name: str, preset: str = DEFAULT_PRESET, studies: int | None = None, trials: int | None = None
+) -> Ruleset:
     """The ruleset ``name`` of ``preset``, with optional overrides of studies and trials."""
     if preset not in PRESETS:
         raise UserError(f"unknown preset {preset!r}; choose one of {', '.join(PRESETS)}")
@@ -83,6 +84,7 @@ class TrialSpec:
     workload_options: dict[str, Any] = field(default_factory=dict)
     batch_size: int | None = None
     max_steps: int | None = None
+    eval_every_steps: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,11 +103,14 @@ def plan(
     workload_options: dict[str, Any] | None = None,
     batch_size: int | None = None,
     max_steps: int | None = None,
+    eval_every_steps: int | None = None,
 ) -> list[TrialSpec]:
     """All trials of all studies, in execution order (study by study, workload by workload)."""
     if rules.name == "external" and space is None:
-        raise UserError(f"submission {submission_name!r} ships no search space for external "
-                        "tuning: pass --tuning-search-space FILE")
+        raise UserError(
+            f"submission {submission_name!r} ships no search space for external "
+            "tuning: pass --tuning-search-space FILE"
+        )
     specs = []
     for study in range(1, rules.studies + 1):
         if rules.name == "external":
@@ -115,23 +120,29 @@ def plan(
             points = [None]
         for workload in workloads:
             for trial, point in enumerate(points, start=1):
-                specs.append(TrialSpec(
-                    submission=submission,
-                    submission_name=submission_name,
-                    workload=workload,
-                    size=size,
-                    study=study,
-                    trial=trial,
-                    seed=trial_seed(base_seed, workload, study, trial),
-                    hyperparameters=point,
-                    budget_scale=rules.budget_scale,
-                    trial_dir=str(results.trial_dir(experiment_dir, submission_name, study,
-                                                    workload, trial)),
-                    ruleset=rules.name,
-                    workload_options=dict(workload_options or {}),
-                    batch_size=batch_size,
-                    max_steps=max_steps,
-                ))
+                specs.append(
+                    TrialSpec(
+                        submission=submission,
+                        submission_name=submission_name,
+                        workload=workload,
+                        size=size,
+                        study=study,
+                        trial=trial,
+                        seed=trial_seed(base_seed, workload, study, trial),
+                        hyperparameters=point,
+                        budget_scale=rules.budget_scale,
+                        trial_dir=str(
+                            results.trial_dir(
+                                experiment_dir, submission_name, study, workload, trial
+                            )
+                        ),
+                        ruleset=rules.name,
+                        workload_options=dict(workload_options or {}),
+                        batch_size=batch_size,
+                        max_steps=max_steps,
+                        eval_every_steps=eval_every_steps,
+                    )
+                )
     return specs
 
 
@@ -140,8 +151,12 @@ def is_finished(spec: TrialSpec) -> bool:
     return (Path(spec.trial_dir) / "result.json").exists()
 
 
-def run_plan(specs: list[TrialSpec], executor: Any, progress: bool = False,
-             log: Callable[[str], None] | None = None) -> list[dict[str, Any]]:
+def run_plan(
+    specs: list[TrialSpec],
+    executor: Any,
+    progress: bool = False,
+    log: Callable[[str], None] | None = None,
+) -> list[dict[str, Any]]:
     """Run every unfinished trial of ``specs`` with ``executor``; return all trials' results.
 
     Finished trials (a ``result.json`` exists) are skipped, so re-running after an interruption
@@ -150,8 +165,13 @@ def run_plan(specs: list[TrialSpec], executor: Any, progress: bool = False,
     from tqdm.auto import tqdm
 
     todo = [s for s in specs if not is_finished(s)]
-    with tqdm(total=len(specs), initial=len(specs) - len(todo), unit="trial", desc="trials",
-              disable=not progress) as bar:
+    with tqdm(
+        total=len(specs),
+        initial=len(specs) - len(todo),
+        unit="trial",
+        desc="trials",
+        disable=not progress,
+    ) as bar:
         for spec in todo:
             bar.set_postfix_str(f"study {spec.study}, {spec.workload}, trial {spec.trial}")
             summary = executor.run(spec)

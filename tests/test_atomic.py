@@ -32,8 +32,9 @@ while True:
 def test_kill_mid_write_leaves_a_complete_file(tmp_path):
     path = tmp_path / "eval_measurements.csv"
     for attempt in range(8):
-        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)],
-                                stdout=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+        )
         proc.stdout.readline()  # at least one complete write happened
         time.sleep(0.05 + 0.03 * attempt)
         proc.send_signal(signal.SIGKILL)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import textwrap
 
 import pytest
 
@@ -78,8 +77,9 @@ def test_algoperf_style_submission_runs_unchanged(tmp_path, capsys, package):
     (folder / "submission.py").write_text(ALGOPERF_SUBMISSION.format(package=package))
     (folder / "tuning_search_space.json").write_text(json.dumps([{"learning_rate": 1e-3}]))
     exp = tmp_path / "exp"
-    code = main(["run", "--submission", str(folder / "submission.py"), *SMOKE,
-                 "--experiment-dir", str(exp)])
+    code = main(
+        ["run", "--submission", str(folder / "submission.py"), *SMOKE, "--experiment-dir", str(exp)]
+    )
     out = capsys.readouterr().out
     assert code == 0, out
     assert "time-to-target" in out
@@ -99,11 +99,21 @@ def test_baseline_run_writes_algoperf_layout(tmp_path, capsys):
     with open(trial / "eval_measurements.csv") as handle:
         header = next(csv.reader(handle))
     assert header == [
-        "accumulated_eval_time", "accumulated_logging_time", "accumulated_submission_time",
-        "global_step", "preemption_count", "score",
-        "test/accuracy", "test/loss", "test/num_examples", "total_duration",
-        "train/accuracy", "train/loss",
-        "validation/accuracy", "validation/loss", "validation/num_examples",
+        "accumulated_eval_time",
+        "accumulated_logging_time",
+        "accumulated_submission_time",
+        "global_step",
+        "preemption_count",
+        "score",
+        "test/accuracy",
+        "test/loss",
+        "test/num_examples",
+        "total_duration",
+        "train/accuracy",
+        "train/loss",
+        "validation/accuracy",
+        "validation/loss",
+        "validation/num_examples",
     ]
     meta = json.loads((trial / "meta_data.json").read_text())
     assert meta["workload"]["mirrors"] == "mnist" and meta["seed"] == 0
@@ -115,8 +125,20 @@ def test_baseline_run_writes_algoperf_layout(tmp_path, capsys):
 
 def test_batch_size_override_and_budget_scale(tmp_path, capsys):
     exp = tmp_path / "exp"
-    code = main(["run", *SMOKE, "--experiment-dir", str(exp), "--batch-size", "64",
-                 "--budget-scale", "0.5", "--max-steps", "5"])
+    code = main(
+        [
+            "run",
+            *SMOKE,
+            "--experiment-dir",
+            str(exp),
+            "--batch-size",
+            "64",
+            "--budget-scale",
+            "0.5",
+            "--max-steps",
+            "5",
+        ]
+    )
     assert code == 0
     meta = json.loads(next(exp.rglob("meta_data.json")).read_text())
     assert meta["batch_size"] == 64 and meta["budget_sec"] == 10.0
@@ -147,21 +169,26 @@ def test_submission_that_does_not_import(tmp_path, capsys):
     assert "failed to import" in err and "ModuleNotFoundError" in err
 
 
-@pytest.mark.parametrize("content, expected", [
-    ("{not json", "malformed JSON"),
-    ('{"learning_rate": {"min": 1, "max": 0.1}}', "empty range"),
-    ('{"learning_rate": {"min": -1, "max": 1, "scaling": "log"}}', "not positive"),
-    ('{"learning_rate": {"min": "a", "max": 1}}', "finite numbers"),
-    ('{"learning_rate": {"feasible_points": []}}', "non-empty list"),
-    ("[]", "non-empty list of objects"),
-    ("3", "expected an object"),
-])
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("{not json", "malformed JSON"),
+        ('{"learning_rate": {"min": 1, "max": 0.1}}', "empty range"),
+        ('{"learning_rate": {"min": -1, "max": 1, "scaling": "log"}}', "not positive"),
+        ('{"learning_rate": {"min": "a", "max": 1}}', "finite numbers"),
+        ('{"learning_rate": {"feasible_points": []}}', "non-empty list"),
+        ("[]", "non-empty list of objects"),
+        ("3", "expected an object"),
+    ],
+)
 def test_malformed_search_space(tmp_path, capsys, content, expected):
     path = tmp_path / "space.json"
     path.write_text(content)
     exp = tmp_path / "exp"
-    err = _one_line_error(capsys, main(["run", *SMOKE, "--tuning-search-space", str(path),
-                                        "--experiment-dir", str(exp)]))
+    err = _one_line_error(
+        capsys,
+        main(["run", *SMOKE, "--tuning-search-space", str(path), "--experiment-dir", str(exp)]),
+    )
     assert expected in err and str(path) in err
     assert not exp.exists()  # nothing written on bad input
 

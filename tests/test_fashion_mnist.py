@@ -27,9 +27,12 @@ def test_parse_idx_roundtrip():
 def test_load_split_sizes_and_provenance(tmp_path):
     arrays, meta = fashion_mnist.load(cache_dir=tmp_path)
     assert {k: v.shape for k, v in arrays.items()} == {
-        "train_x": (55_000, 28, 28), "train_y": (55_000,),
-        "validation_x": (5_000, 28, 28), "validation_y": (5_000,),
-        "test_x": (10_000, 28, 28), "test_y": (10_000,),
+        "train_x": (55_000, 28, 28),
+        "train_y": (55_000,),
+        "validation_x": (5_000, 28, 28),
+        "validation_y": (5_000,),
+        "test_x": (10_000, 28, 28),
+        "test_y": (10_000,),
     }
     assert meta["synthetic"] is False and meta["source"] == str(fashion_mnist.DEBIAN_DIR)
     # Class balance of the official test set: 1,000 images per class.

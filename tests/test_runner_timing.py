@@ -39,8 +39,9 @@ def test_no_eval_past_the_budget(tmp_path):
 def test_first_eval_reaching_target_defines_time_to_target(tmp_path):
     # Validation target 0.05 is met from step 5 on; the test target only from step 12, so
     # training goes on after the validation target and later evals must not move the time.
-    workload = ToyWorkload(metric=lambda step: step / 100, eval_period=0.0,
-                           validation_target=0.05, test_target=0.12)
+    workload = ToyWorkload(
+        metric=lambda step: step / 100, eval_period=0.0, validation_target=0.05, test_target=0.12
+    )
     result = run_trial(workload, toy_submission(step_sleep=0.005), trial_dir=tmp_path)
     rows = read_eval_measurements(tmp_path / "eval_measurements.csv")
     steps = [int(r["global_step"]) for r in rows]
@@ -79,8 +80,9 @@ def test_prepare_for_eval_is_timed(tmp_path):
 
 def test_train_state_only_when_declared_and_read_only(tmp_path):
     seen: list = []
-    run_trial(ToyWorkload(eval_period=1e9), toy_submission(with_train_state=True, seen=seen),
-              max_steps=3)
+    run_trial(
+        ToyWorkload(eval_period=1e9), toy_submission(with_train_state=True, seen=seen), max_steps=3
+    )
     assert len(seen) == 3 and isinstance(seen[0], MappingProxyType)
     with pytest.raises(TypeError):
         seen[0]["accumulated_submission_time"] = 0.0  # read-only
@@ -111,6 +113,7 @@ def test_a_raising_submission_is_a_failed_trial_with_reason(tmp_path):
 
 
 def test_nan_metrics_fail_the_trial_as_diverged(tmp_path):
-    result = run_trial(ToyWorkload(metric=lambda step: math.nan), toy_submission(),
-                       trial_dir=tmp_path)
+    result = run_trial(
+        ToyWorkload(metric=lambda step: math.nan), toy_submission(), trial_dir=tmp_path
+    )
     assert result.status == "failed" and result.stop_reason == "diverged"

@@ -15,9 +15,16 @@ SPACE = search_space.parse({"learning_rate": {"min": 1e-4, "max": 1e-2, "scaling
 
 
 def _plan(tmp_path, rules, space=SPACE, submission="nadamw", workloads=("fmnist_mlp",), **kw):
-    return tuning.plan(submission=submission, submission_name=kw.pop("name", "nadamw"),
-                       workloads=list(workloads), size="smoke", rules=rules, space=space,
-                       experiment_dir=tmp_path, **kw)
+    return tuning.plan(
+        submission=submission,
+        submission_name=kw.pop("name", "nadamw"),
+        workloads=list(workloads),
+        size="smoke",
+        rules=rules,
+        space=space,
+        experiment_dir=tmp_path,
+        **kw,
+    )
 
 
 def test_presets():
@@ -33,8 +40,9 @@ def test_presets():
 
 
 def test_external_plan_has_distinct_points_across_studies(tmp_path):
-    specs = _plan(tmp_path, tuning.ruleset("external", studies=3, trials=5),
-                  workloads=("fmnist_mlp", "other"))
+    specs = _plan(
+        tmp_path, tuning.ruleset("external", studies=3, trials=5), workloads=("fmnist_mlp", "other")
+    )
     assert len(specs) == 30
     by_study = {}
     for s in specs:
@@ -55,7 +63,10 @@ def test_seeds_are_deterministic_and_distinct(tmp_path):
 def test_self_tuning_plan(tmp_path):
     specs = _plan(tmp_path, tuning.ruleset("self"), space=None)
     assert [(s.study, s.trial, s.hyperparameters, s.budget_scale) for s in specs] == [
-        (1, 1, None, 1.5), (2, 1, None, 1.5), (3, 1, None, 1.5)]
+        (1, 1, None, 1.5),
+        (2, 1, None, 1.5),
+        (3, 1, None, 1.5),
+    ]
 
 
 def test_external_needs_a_search_space(tmp_path):
@@ -79,7 +90,8 @@ BAD_SUBMISSIONS = {
 
 def _submission_file(folder, name, body):
     path = folder / f"{name}.py"
-    path.write_text(textwrap.dedent(f"""
+    path.write_text(
+        textwrap.dedent(f"""
         from optbench.algorithms import nadamw
 
         _base = nadamw.SUBMISSION
@@ -97,7 +109,8 @@ def _submission_file(folder, name, body):
                                        current_params_types, model_state, hyperparameters,
                                        batch, loss_type, optimizer_state, eval_results,
                                        global_step, rng)
-    """))
+    """)
+    )
     return path
 
 
@@ -108,8 +121,14 @@ def test_study_records_each_failure_and_finishes_the_others(tmp_path):
     for name in ["good", *BAD_SUBMISSIONS]:
         body = BAD_SUBMISSIONS.get(name, "pass")
         path = _submission_file(folder, name, body)
-        specs += _plan(tmp_path / "exp", tuning.ruleset("self", studies=1), space=None,
-                       submission=str(path), name=name, max_steps=20)
+        specs += _plan(
+            tmp_path / "exp",
+            tuning.ruleset("self", studies=1),
+            space=None,
+            submission=str(path),
+            name=name,
+            max_steps=20,
+        )
     executor = LocalProcessExecutor(wall_limit_sec=25)
     summaries = tuning.run_plan(specs, executor)
     by_name = {s.submission_name: r for s, r in zip(specs, summaries, strict=True)}
@@ -127,22 +146,27 @@ def test_study_records_each_failure_and_finishes_the_others(tmp_path):
 def test_resume_completes_an_interrupted_study_without_duplicates(tmp_path):
     specs = _plan(tmp_path, tuning.ruleset("external", studies=2, trials=2), max_steps=3)
     tuning.run_plan(specs, InlineExecutor())
-    first = {s.trial_dir: (tmp_path / s.trial_dir / "eval_measurements.csv").read_text()
-             for s in specs}
+    first = {
+        s.trial_dir: (tmp_path / s.trial_dir / "eval_measurements.csv").read_text() for s in specs
+    }
     # Interrupt: the last trial lost its result.json and holds a half-finished CSV.
     victim = specs[-1]
     (tmp_path / victim.trial_dir / "result.json").unlink()
     (tmp_path / victim.trial_dir / "eval_measurements.csv").write_text("partial")
-    finished_before = {s.trial_dir: (tmp_path / s.trial_dir / "result.json").stat().st_mtime_ns
-                       for s in specs[:-1]}
+    finished_before = {
+        s.trial_dir: (tmp_path / s.trial_dir / "result.json").stat().st_mtime_ns for s in specs[:-1]
+    }
     tuning.run_plan(specs, InlineExecutor())
     for spec in specs[:-1]:  # untouched
-        assert (tmp_path / spec.trial_dir / "result.json").stat().st_mtime_ns == \
-            finished_before[spec.trial_dir]
+        assert (tmp_path / spec.trial_dir / "result.json").stat().st_mtime_ns == finished_before[
+            spec.trial_dir
+        ]
     rerun = results.read_eval_measurements(tmp_path / victim.trial_dir / "eval_measurements.csv")
     assert [r["global_step"] for r in rerun] == [1.0, 3.0]
-    assert json.loads((tmp_path / victim.trial_dir / "result.json").read_text())["status"] == \
-        "completed"
+    assert (
+        json.loads((tmp_path / victim.trial_dir / "result.json").read_text())["status"]
+        == "completed"
+    )
     trial_dirs = sorted(p.parent for p in tmp_path.rglob("result.json"))
     assert len(trial_dirs) == len(specs) == len(set(trial_dirs))
     assert set(first) == {s.trial_dir for s in specs}

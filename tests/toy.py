@@ -19,9 +19,15 @@ class ToyWorkload(spec.Workload):
     base_name = None
     algoperf_name = "mnist"
 
-    def __init__(self, metric: Callable[[int], float] = lambda step: step / 100,
-                 eval_sleep: float = 0.0, budget: float = 10.0, eval_period: float = 0.0,
-                 validation_target: float = 0.5, test_target: float = 0.5) -> None:
+    def __init__(
+        self,
+        metric: Callable[[int], float] = lambda step: step / 100,
+        eval_sleep: float = 0.0,
+        budget: float = 10.0,
+        eval_period: float = 0.0,
+        validation_target: float = 0.5,
+        test_target: float = 0.5,
+    ) -> None:
         self.metric, self.eval_sleep = metric, eval_sleep
         self._budget, self._period = budget, eval_period
         self._val_target, self._test_target = validation_target, test_target
@@ -51,14 +57,26 @@ class ToyWorkload(spec.Workload):
     def init_model_fn(self, rng, dropout_rate=None, aux_dropout_rate=None):
         return nn.Linear(4, 1, bias=False), None
 
-    def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, mode, rng,
-                 update_batch_norm, use_running_average_bn=None, dropout_rate=None):
+    def model_fn(
+        self,
+        params,
+        augmented_and_preprocessed_input_batch,
+        model_state,
+        mode,
+        rng,
+        update_batch_norm,
+        use_running_average_bn=None,
+        dropout_rate=None,
+    ):
         return params(augmented_and_preprocessed_input_batch["inputs"]), model_state
 
     def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing=0.0):
         per_example = (logits_batch.squeeze(-1) - label_batch) ** 2
-        return {"summed": per_example.sum(), "n_valid_examples": len(per_example),
-                "per_example": per_example}
+        return {
+            "summed": per_example.sum(),
+            "n_valid_examples": len(per_example),
+            "per_example": per_example,
+        }
 
     def _build_input_queue(self, data_rng, split, data_dir=None, global_batch_size=8, **kw):
         generator = torch.Generator().manual_seed(0)
@@ -66,18 +84,33 @@ class ToyWorkload(spec.Workload):
             x = torch.randn(global_batch_size, 4, generator=generator)
             yield {"inputs": x, "targets": x.sum(-1)}
 
-    def eval_model(self, global_batch_size, params, model_state, rng, data_dir=None,
-                   imagenet_v2_data_dir=None, global_step=0):
+    def eval_model(
+        self,
+        global_batch_size,
+        params,
+        model_state,
+        rng,
+        data_dir=None,
+        imagenet_v2_data_dir=None,
+        global_step=0,
+    ):
         time.sleep(self.eval_sleep)
         self.evals.append(global_step)
         value = self.metric(global_step)
-        return {f"{split}/{key}": value for split in ("train", "validation", "test")
-                for key in ("accuracy", "loss")}
+        return {
+            f"{split}/{key}": value
+            for split in ("train", "validation", "test")
+            for key in ("accuracy", "loss")
+        }
 
 
-def toy_submission(step_sleep: float = 0.0, raise_at: int | None = None,
-                   prepare_sleep: float | None = None, with_train_state: bool = False,
-                   seen: list | None = None) -> Submission:
+def toy_submission(
+    step_sleep: float = 0.0,
+    raise_at: int | None = None,
+    prepare_sleep: float | None = None,
+    with_train_state: bool = False,
+    seen: list | None = None,
+) -> Submission:
     """A plain SGD submission whose steps sleep ``step_sleep`` seconds."""
 
     def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
@@ -88,29 +121,62 @@ def toy_submission(step_sleep: float = 0.0, raise_at: int | None = None,
             raise spec.TrainingCompleteError
         time.sleep(step_sleep)
         optimizer_state.zero_grad()
-        logits, _ = workload.model_fn(current_param_container, batch, None,
-                                      spec.ForwardPassMode.TRAIN, None, True)
+        logits, _ = workload.model_fn(
+            current_param_container, batch, None, spec.ForwardPassMode.TRAIN, None, True
+        )
         loss = workload.loss_fn(batch["targets"], logits)
         (loss["summed"] / loss["n_valid_examples"]).backward()
         optimizer_state.step()
         return optimizer_state, current_param_container, None
 
     if with_train_state:
-        def update_params(workload, current_param_container, current_params_types, model_state,
-                          hyperparameters, batch, loss_type, optimizer_state, eval_results,
-                          global_step, rng, train_state=None):
+
+        def update_params(
+            workload,
+            current_param_container,
+            current_params_types,
+            model_state,
+            hyperparameters,
+            batch,
+            loss_type,
+            optimizer_state,
+            eval_results,
+            global_step,
+            rng,
+            train_state=None,
+        ):
             if seen is not None:
                 seen.append(train_state)
             return step(workload, current_param_container, optimizer_state, batch, global_step)
     else:
-        def update_params(workload, current_param_container, current_params_types, model_state,
-                          hyperparameters, batch, loss_type, optimizer_state, eval_results,
-                          global_step, rng):
+
+        def update_params(
+            workload,
+            current_param_container,
+            current_params_types,
+            model_state,
+            hyperparameters,
+            batch,
+            loss_type,
+            optimizer_state,
+            eval_results,
+            global_step,
+            rng,
+        ):
             return step(workload, current_param_container, optimizer_state, batch, global_step)
 
-    def prepare_for_eval(workload, current_param_container, current_params_types, model_state,
-                         hyperparameters, loss_type, optimizer_state, eval_results, global_step,
-                         rng):
+    def prepare_for_eval(
+        workload,
+        current_param_container,
+        current_params_types,
+        model_state,
+        hyperparameters,
+        loss_type,
+        optimizer_state,
+        eval_results,
+        global_step,
+        rng,
+    ):
         time.sleep(prepare_sleep or 0.0)
         return optimizer_state, current_param_container, model_state
 

@@ -1,4 +1,4 @@
-"""``make_submission``: a torch.optim-style optimizer plus a schedule, as a full AlgoPerf submission.
+"""``make_submission``: a torch.optim-style optimizer and a schedule as a full AlgoPerf submission.
 
 A baseline is then a recipe: which optimizer, which schedule, which self-tuning defaults, which
 search space. The generated ``update_params`` runs one forward/backward pass through the workload's
@@ -34,7 +34,11 @@ def resolve_hyperparameters(hyperparameters: Any, defaults: Mapping[str, Any]) -
     """
     values = dict(defaults)
     if hyperparameters is not None:
-        given = hyperparameters._asdict() if hasattr(hyperparameters, "_asdict") else vars(hyperparameters)
+        given = (
+            hyperparameters._asdict()
+            if hasattr(hyperparameters, "_asdict")
+            else vars(hyperparameters)
+        )
         values.update(given)
     if "one_minus_beta1" in values:
         values["beta1"] = 1.0 - values["one_minus_beta1"]
@@ -133,7 +137,11 @@ def make_submission(
         train_state=None,
     ):
         del current_params_types, loss_type, eval_results, global_step, train_state
-        model, hp, opt = current_param_container, optimizer_state["hp"], optimizer_state["optimizer"]
+        model, hp, opt = (
+            current_param_container,
+            optimizer_state["hp"],
+            optimizer_state["optimizer"],
+        )
         if switch_modes:
             opt.train()
         opt.zero_grad(set_to_none=True)

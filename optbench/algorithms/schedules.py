@@ -29,7 +29,8 @@ def constant(hp: Any, step_hint: int) -> Multiplier:
 
 def warmup_cosine(hp: Any, step_hint: int) -> Multiplier:
     """AlgoPerf's schedule: linear warmup over ``hp.warmup_factor * step_hint`` steps, then cosine
-    decay to 0 at ``step_hint``; 0 after it (AlgoPerf's torch CosineAnnealingLR would rise again)."""
+    decay to 0 at ``step_hint``; 0 after it (AlgoPerf's torch CosineAnnealingLR would rise
+    again)."""
     w = _warmup_steps(hp, step_hint)
     decay = max(step_hint - w, 1)
 

@@ -34,18 +34,31 @@ def positive_int(text: str) -> int:
 def add_workload_args(parser: argparse.ArgumentParser, many: bool) -> None:
     """--workload(s), --size, --data-dir, --cache-dir, --download, --device."""
     if many:
-        parser.add_argument("--workloads", nargs="+", metavar="NAME",
-                            help=f"workloads to run (default: the suite: {' '.join(DEFAULT_SUITE)})")
+        parser.add_argument(
+            "--workloads",
+            nargs="+",
+            metavar="NAME",
+            help=f"workloads to run (default: the suite: {' '.join(DEFAULT_SUITE)})",
+        )
     else:
-        parser.add_argument("--workload", metavar="NAME",
-                            help=f"workload to run (default: each of {' '.join(DEFAULT_SUITE)})")
-    parser.add_argument("--size", choices=SIZES, default="mini",
-                        help="smoke: seconds, for tests; mini (default): the CPU suite")
+        parser.add_argument(
+            "--workload",
+            metavar="NAME",
+            help=f"workload to run (default: each of {' '.join(DEFAULT_SUITE)})",
+        )
+    parser.add_argument(
+        "--size",
+        choices=SIZES,
+        default="mini",
+        help="smoke: seconds, for tests; mini (default): the CPU suite",
+    )
     parser.add_argument("--data-dir", type=Path, help="directory holding the workload's raw data")
-    parser.add_argument("--cache-dir", type=Path, help="where prepared data is cached "
-                        "(default: ~/.cache/optbench)")
-    parser.add_argument("--download", action="store_true",
-                        help="allow downloading data from its canonical source")
+    parser.add_argument(
+        "--cache-dir", type=Path, help="where prepared data is cached (default: ~/.cache/optbench)"
+    )
+    parser.add_argument(
+        "--download", action="store_true", help="allow downloading data from its canonical source"
+    )
     parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
 
 
@@ -61,8 +74,14 @@ def workload_names(args: argparse.Namespace) -> list[str]:
 
 def make_workload(name: str, args: argparse.Namespace):
     """Instantiate workload ``name`` with the data options of ``args``."""
-    return get_workload(name, args.size, data_dir=args.data_dir, cache_dir=args.cache_dir,
-                        allow_download=args.download, device=args.device)
+    return get_workload(
+        name,
+        args.size,
+        data_dir=args.data_dir,
+        cache_dir=args.cache_dir,
+        allow_download=args.download,
+        device=args.device,
+    )
 
 
 def default_experiment_dir(prefix: str) -> Path:

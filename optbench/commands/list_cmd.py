@@ -23,11 +23,15 @@ def _main(args: argparse.Namespace) -> int:
         print(f"  {'':<24} data: {cls.data_source}")
         for size in SIZES:
             s = settings_for(name, size)
-            print(f"  {'':<24} {size:<5}: target {s.validation_target_value} "
-                  f"(test {s.test_target_value}), budget {s.max_allowed_runtime_sec:g} s, "
-                  f"step_hint {s.step_hint}")
+            print(
+                f"  {'':<24} {size:<5}: target {s.validation_target_value} "
+                f"(test {s.test_target_value}), budget {s.max_allowed_runtime_sec:g} s, "
+                f"step_hint {s.step_hint}"
+            )
     print("Baseline submissions (--submission NAME):")
     for name in BASELINES:
-        doc = " ".join((importlib.import_module(f"optbench.algorithms.{name}").__doc__ or "").split())
+        doc = " ".join(
+            (importlib.import_module(f"optbench.algorithms.{name}").__doc__ or "").split()
+        )
         print(f"  {name:<24} {doc.split('. ')[0].rstrip('.')}")
     return 0

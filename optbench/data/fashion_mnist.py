@@ -26,8 +26,8 @@ DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 CANONICAL_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
 # sha256 of the decompressed IDX files.
 FILES = {
-    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
-    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",  # noqa: E501
+    "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",  # noqa: E501
     "t10k-images-idx3-ubyte.gz": "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
     "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
@@ -66,9 +66,10 @@ def download(dest: Path, base_url: str = CANONICAL_URL) -> Path:
             continue
         partial = dest / f".{name}.part"
         try:
-            with urllib.request.urlopen(base_url + name, timeout=60) as response, partial.open(
-                "wb"
-            ) as out:
+            with (
+                urllib.request.urlopen(base_url + name, timeout=60) as response,
+                partial.open("wb") as out,
+            ):
                 shutil.copyfileobj(response, out)
         except OSError as exc:
             partial.unlink(missing_ok=True)

@@ -22,8 +22,13 @@ def record_failure(spec: TrialSpec, reason: str, detail: str = "") -> dict:
     """Write a failed ``result.json`` (and ``error.txt``) for a trial that produced none."""
     out = Path(spec.trial_dir)
     out.mkdir(parents=True, exist_ok=True)
-    summary = {"status": "failed", "stop_reason": "error", "reached_target": False,
-               "time_to_target": None, "failure": reason}
+    summary = {
+        "status": "failed",
+        "stop_reason": "error",
+        "reached_target": False,
+        "time_to_target": None,
+        "failure": reason,
+    }
     (out / "error.txt").write_text(reason + ("\n" + detail if detail else "") + "\n")
     results.write_json(out / "result.json", summary)
     return summary
@@ -43,12 +48,22 @@ def execute(spec: TrialSpec, progress: bool = False) -> dict:
     try:
         submission = load_submission(spec.submission)
         workload = get_workload(spec.workload, spec.size, **spec.workload_options)
-        hp = (search_space.as_hyperparameters(spec.hyperparameters)
-              if spec.hyperparameters is not None else None)
+        hp = (
+            search_space.as_hyperparameters(spec.hyperparameters)
+            if spec.hyperparameters is not None
+            else None
+        )
         result = run_trial(
-            workload, submission, hyperparameters=hp, seed=spec.seed, trial_dir=out,
-            budget_scale=spec.budget_scale, max_steps=spec.max_steps,
-            batch_size=spec.batch_size, progress=progress,
+            workload,
+            submission,
+            hyperparameters=hp,
+            seed=spec.seed,
+            trial_dir=out,
+            budget_scale=spec.budget_scale,
+            max_steps=spec.max_steps,
+            batch_size=spec.batch_size,
+            progress=progress,
+            eval_every_steps=spec.eval_every_steps,
             meta={"ruleset": spec.ruleset, "study": spec.study, "trial": spec.trial},
         )
     except UserError as exc:

@@ -18,5 +18,8 @@ class InlineExecutor:
         try:
             return execute(spec, progress=self.progress)
         except Exception as exc:
-            return record_failure(spec, f"crashed: {type(exc).__name__}: {exc}",
-                                  "".join(traceback.format_exception(exc)[-6:]))
+            return record_failure(
+                spec,
+                f"crashed: {type(exc).__name__}: {exc}",
+                "".join(traceback.format_exception(exc)[-6:]),
+            )

@@ -19,8 +19,11 @@ def _worker(spec: TrialSpec, progress: bool) -> None:
     try:
         execute(spec, progress=progress)
     except BaseException as exc:  # includes SystemExit from a submission
-        record_failure(spec, f"crashed: {type(exc).__name__}: {exc}",
-                       "".join(traceback.format_exception(exc)[-6:]))
+        record_failure(
+            spec,
+            f"crashed: {type(exc).__name__}: {exc}",
+            "".join(traceback.format_exception(exc)[-6:]),
+        )
         raise SystemExit(3) from None
 
 
@@ -31,8 +34,13 @@ class LocalProcessExecutor:
     not submission time, so the wall clock runs ahead of the budget).
     """
 
-    def __init__(self, progress: bool = False, wall_limit_sec: float | None = None,
-                 wall_factor: float = 3.0, wall_margin_sec: float = 120.0) -> None:
+    def __init__(
+        self,
+        progress: bool = False,
+        wall_limit_sec: float | None = None,
+        wall_factor: float = 3.0,
+        wall_margin_sec: float = 120.0,
+    ) -> None:
         self.progress = progress
         self.wall_limit_sec = wall_limit_sec
         self.wall_factor = wall_factor

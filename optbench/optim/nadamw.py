@@ -2,7 +2,8 @@
 
     m_t = b1 m + (1 - b1) g
     v_t = b2 v + (1 - b2) g^2
-    theta <- theta (1 - lr wd) - lr / (1 - b1^t) * (b1 m_t + (1 - b1) g) / (sqrt(v_t / (1 - b2^t)) + eps)
+    theta <- theta (1 - lr wd)
+             - lr / (1 - b1^t) * (b1 m_t + (1 - b1) g) / (sqrt(v_t / (1 - b2^t)) + eps)
 
 ``torch.optim.NAdam(decoupled_weight_decay=True)`` is not this update: it applies Dozat's momentum
 schedule ``mu_t`` and bias-corrects the momentum term with ``1 - prod(mu)`` up to step ``t+1``, so
@@ -32,7 +33,9 @@ class NAdamW(torch.optim.Optimizer):
             raise ValueError("lr, eps and weight_decay must be non-negative")
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
             raise ValueError(f"betas must lie in [0, 1), got {betas}")
-        super().__init__(params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay})
+        super().__init__(
+            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
+        )
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:

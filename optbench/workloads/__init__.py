@@ -1,15 +1,47 @@
-"""The workload registry: names (and variants) to Workload classes."""
+"""The workload registry: every TorchWorkload subclass with a ``name`` in this package.
+
+A workload module only has to define its classes; importing this package registers them.
+"""
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import pkgutil
 
 from optbench.errors import UserError
 from optbench.workloads.base import SIZES, TorchWorkload
-from optbench.workloads.fmnist_mlp import FashionMnistMlp
 
-WORKLOADS: dict[str, type[TorchWorkload]] = {cls.name: cls for cls in (FashionMnistMlp,)}
-DEFAULT_SUITE: tuple[str, ...] = ("fmnist_mlp",)
+# The mini suite, mirroring AlgoPerf's eight scored workloads (fmnist_mlp, like AlgoPerf's
+# mnist, is a development workload outside it).
+SUITE_ORDER: tuple[str, ...] = (
+    "fmnist_resnet",
+    "fmnist_vit",
+    "shakespeare_lm",
+    "speech_conformer",
+    "speech_lstm",
+    "molecules_gnn",
+    "clicks_dlrm",
+    "mri_unet",
+)
+
+
+def _discover() -> dict[str, type[TorchWorkload]]:
+    for info in pkgutil.iter_modules(__path__):
+        if info.name != "base":
+            importlib.import_module(f"{__name__}.{info.name}")
+    found: dict[str, type[TorchWorkload]] = {}
+    stack = list(TorchWorkload.__subclasses__())
+    while stack:
+        cls = stack.pop()
+        stack.extend(cls.__subclasses__())
+        if "name" in vars(cls):
+            found[cls.name] = cls
+    return dict(sorted(found.items()))
+
+
+WORKLOADS: dict[str, type[TorchWorkload]] = _discover()
+DEFAULT_SUITE: tuple[str, ...] = tuple(n for n in SUITE_ORDER if n in WORKLOADS) or ("fmnist_mlp",)
 
 __all__ = ["DEFAULT_SUITE", "SIZES", "WORKLOADS", "TorchWorkload", "get_workload", "workload_class"]
 

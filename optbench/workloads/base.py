@@ -3,7 +3,8 @@
 A concrete workload supplies its data (``_load_splits``), its model (``_build_model``) and its
 metrics; this base class turns them into AlgoPerf's Workload API: ``init_model_fn``, ``model_fn``,
 ``loss_fn``, ``_build_input_queue``, ``eval_model``, parameter shapes and types, targets and budget.
-Targets and budgets are read from ``targets.json`` (written by the target-setting procedure).
+Targets and budgets are read from ``targets/<name>.json`` (written by the target-setting
+procedure).
 """
 
 from __future__ import annotations
@@ -38,17 +39,24 @@ class Settings:
     eval_period_time_sec: float
     step_hint: int
     source: str = ""
+    min_steps_to_target: int | None = None  # plausibility floor (see optbench.integrity)
+    train_gap: float | None = None  # how far train may lag validation at target
+    calibration_gflops: float | None = None  # speed probe on the calibration machine
 
 
 @cache
-def _targets_table() -> dict[str, Any]:
-    text = resources.files("optbench.workloads").joinpath("targets.json").read_text()
-    return json.loads(text)
+def _targets(name: str) -> dict[str, Any]:
+    path = resources.files("optbench.workloads").joinpath("targets", f"{name}.json")
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def settings_for(name: str, size: str) -> Settings:
-    """The committed targets and budget of workload ``name`` at ``size``."""
-    entry = _targets_table().get(name, {}).get(size)
+    """The committed targets and budget of workload ``name`` at ``size``.
+
+    They live in ``optbench/workloads/targets/<name>.json``, one object per size, written by the
+    target-setting procedure.
+    """
+    entry = _targets(name).get(size)
     if entry is None:
         raise UserError(f"no targets recorded for workload {name!r} at size {size!r}")
     fields = Settings.__dataclass_fields__
@@ -77,7 +85,9 @@ def parameter_types(model: nn.Module) -> dict[str, spec.ParameterType]:
                 types[key] = spec.ParameterType.EMBEDDING
             elif isinstance(module, nn.MultiheadAttention):
                 types[key] = (
-                    spec.ParameterType.ATTENTION_BIAS if is_bias else spec.ParameterType.ATTENTION_QKV
+                    spec.ParameterType.ATTENTION_BIAS
+                    if is_bias
+                    else spec.ParameterType.ATTENTION_QKV
                 )
             elif isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d) and not is_bias:
                 types[key] = spec.ParameterType.CONV_WEIGHT
@@ -157,7 +167,7 @@ class TorchWorkload(spec.Workload):
         global_batch_size: int = 128,
         **kwargs: Any,
     ) -> Iterator[dict[str, torch.Tensor]]:
-        """Shuffled batches of ``split`` forever, reshuffled each epoch (last partial batch dropped)."""
+        """Shuffled batches of ``split`` forever, reshuffled each epoch (partial batch dropped)."""
         x, y = self._split(split)
         n = len(x)
         if global_batch_size > n:
@@ -252,7 +262,7 @@ class TorchWorkload(spec.Workload):
         use_running_average_bn: bool | None = None,
         dropout_rate: float | None = None,
     ) -> tuple[torch.Tensor, Any]:
-        """Forward pass. ``dropout_rate`` (AlgoPerf v0.6) overrides the rate given at init (v0.5)."""
+        """Forward pass; ``dropout_rate`` (AlgoPerf v0.6) overrides the rate set at init (v0.5)."""
         model = params
         training = mode == spec.ForwardPassMode.TRAIN
         model.train(training)
@@ -282,7 +292,11 @@ class TorchWorkload(spec.Workload):
     ) -> dict[str, float]:
         """Loss and metrics on eval-train (a fixed train subset), validation and test."""
         results: dict[str, float] = {}
-        for split, prefix in (("eval_train", "train"), ("validation", "validation"), ("test", "test")):
+        for split, prefix in (
+            ("eval_train", "train"),
+            ("validation", "validation"),
+            ("test", "test"),
+        ):
             x, y = self._split(split)
             sums: dict[str, float] = {}
             for start in range(0, len(x), self.eval_batch_size):
@@ -318,6 +332,9 @@ class TorchWorkload(spec.Workload):
             "eval_period_time_sec": self.eval_period_time_sec,
             "step_hint": self.step_hint,
             "targets_source": self._settings.source,
+            "min_steps_to_target": self._settings.min_steps_to_target,
+            "train_gap": self._settings.train_gap,
+            "calibration_gflops": self._settings.calibration_gflops,
         }
 
 
@@ -348,7 +365,11 @@ class ClassificationWorkload(TorchWorkload):
             n_valid = mask_batch.sum()
         else:
             n_valid = torch.as_tensor(len(label_batch), device=per_example.device)
-        return {"summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example}
+        return {
+            "summed": per_example.sum(),
+            "n_valid_examples": n_valid,
+            "per_example": per_example,
+        }
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         loss = F.cross_entropy(logits.float(), targets.long(), reduction="sum").item()

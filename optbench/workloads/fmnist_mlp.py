@@ -32,7 +32,12 @@ class FashionMnistMlp(ClassificationWorkload):
         self._mean, self._std = train_x.mean().item(), train_x.std().item()
 
         def prep(x, y, n):
-            x = torch.from_numpy(np.array(x[:n], np.float32)).div_(255.0).sub_(self._mean).div_(self._std)
+            x = (
+                torch.from_numpy(np.array(x[:n], np.float32))
+                .div_(255.0)
+                .sub_(self._mean)
+                .div_(self._std)
+            )
             return x.reshape(len(x), -1), torch.from_numpy(np.array(y[:n], np.int64))
 
         return {

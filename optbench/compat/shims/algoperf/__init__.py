@@ -1,1 +1,1 @@
-"""optbench's stand-in for AlgoPerf's `algoperf` package (only what submissions import)."""
+"""optbench's stand-in for AlgoPerf's `algoperf` package (what submissions import)."""

@@ -1,1 +1,1 @@
-"""optbench's stand-in for AlgoPerf's `algorithmic_efficiency` package (only what submissions import)."""
+"""optbench's stand-in for AlgoPerf's `algorithmic_efficiency` package (what submissions import)."""

@@ -1,0 +1,94 @@
+"""Kill anywhere, lose nothing: SIGKILL a running study at random moments, resume, compare.
+
+The final experiment directory must hold every trial exactly once, with eval rows identical (time
+columns aside) to an uninterrupted run with the same seeds. An interrupted trial restarts cleanly
+(these smoke trials are too short to checkpoint).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from optbench.results import TIME_COLUMNS, read_eval_measurements, read_json
+
+TUNE = [
+    sys.executable,
+    "-m",
+    "optbench",
+    "tune",
+    "--submission",
+    "nadamw",
+    "--ruleset",
+    "external",
+    "--workloads",
+    "fmnist_mlp",
+    "--size",
+    "smoke",
+    "--studies",
+    "2",
+    "--trials",
+    "2",
+    "--max-steps",
+    "60",
+    "--eval-every-steps",
+    "20",
+    "--executor",
+    "inline",
+    "--no-progress",
+]
+
+
+def _tune(exp: Path, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*TUNE, "--experiment-dir", str(exp)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        **kwargs,
+    )
+
+
+def _trials(exp: Path) -> dict[str, list[dict]]:
+    out = {}
+    for result in sorted(exp.rglob("result.json")):
+        rows = read_eval_measurements(result.parent / "eval_measurements.csv")
+        out[str(result.parent.relative_to(exp))] = [
+            {k: v for k, v in row.items() if k not in TIME_COLUMNS or k == "global_step"}
+            for row in rows
+        ]
+    return out
+
+
+def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path):
+    reference = tmp_path / "reference"
+    assert _tune(reference).wait(timeout=300) == 0
+    expected = _trials(reference)
+    assert len(expected) == 4 and all(len(rows) >= 2 for rows in expected.values())
+
+    exp = tmp_path / "killed"
+    rng = random.Random(1234)
+    kills = 0
+    attempts = 0
+    while kills < 10 and attempts < 40:
+        attempts += 1
+        proc = _tune(exp)
+        time.sleep(rng.uniform(0.3, 5.0))
+        if proc.poll() is not None:  # finished before the kill: start over on a fresh directory
+            break
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    assert kills >= 10, f"only {kills} kills landed"
+    assert _tune(exp).wait(timeout=300) == 0
+    assert _trials(exp) == expected
+    # Each trial exactly once, each with a final record; no temporary files left behind.
+    results = sorted(p.parent for p in exp.rglob("result.json"))
+    assert len(results) == 4 == len(set(results))
+    assert all(read_json(p / "result.json")["status"] == "completed" for p in results)
+    assert not [p for p in exp.rglob("*.tmp")]
