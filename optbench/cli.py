@@ -7,10 +7,10 @@ import os
 import sys
 
 from optbench import __version__
-from optbench.commands import list_cmd, run, tune  # report, score: pending
+from optbench.commands import list_cmd, report, run, score, tune
 from optbench.errors import UserError
 
-COMMANDS = (run, tune, list_cmd)
+COMMANDS = (run, tune, score, report, list_cmd)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -20,7 +20,10 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command registered."""
-    parser = _Parser(prog="optbench", description=__doc__)
+    parser = _Parser(
+        prog="optbench",
+        description="Time-to-result benchmark of training algorithms (AlgoPerf-compatible).",
+    )
     parser.add_argument("--version", action="version", version=f"optbench {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     for command in COMMANDS:

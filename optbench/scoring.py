@@ -48,8 +48,9 @@ import json
 import math
 import os
 import re
+import warnings
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -186,11 +187,6 @@ class WorkloadTarget:
         """The eval_measurements.csv column holding the target metric."""
         return f"validation/{self.metric}"
 
-    def reached(self, values: np.ndarray) -> np.ndarray:
-        """Boolean mask of evals that reach the target (NaN never does)."""
-        values = np.asarray(values, dtype=float)
-        return values <= self.value if self.minimize else values >= self.value
-
 
 @dataclass(frozen=True)
 class Targets:
@@ -243,7 +239,10 @@ def _target_from_spec(name: str, spec: Any, where: str) -> WorkloadTarget:
     elif higher is not None:
         minimize = not bool(higher)
     else:
-        minimize = is_minimized(metric)
+        try:
+            minimize = is_minimized(metric)
+        except UserError as exc:
+            raise UserError(f"{exc} (workload {name!r} in {where})") from None
     budget = spec.get("max_allowed_runtime_sec")
     step_hint = spec.get("step_hint")
     return WorkloadTarget(
@@ -326,7 +325,7 @@ def resolve_targets(trials: pd.DataFrame, targets: Targets | None, preset: Prese
         for name, target in workloads.items():
             extra = meta.workloads.get(name)
             if target.budget_sec is None and extra is not None and extra.budget_sec is not None:
-                workloads[name] = _replace(target, budget_sec=extra.budget_sec)
+                workloads[name] = replace(target, budget_sec=extra.budget_sec)
     held = targets.held_out_workloads
     if held is None:
         held = meta.held_out_workloads if meta is not None else ()
@@ -343,12 +342,6 @@ def resolve_targets(trials: pd.DataFrame, targets: Targets | None, preset: Prese
     if not bases:
         raise UserError(f"no base workload to score (targets from {targets.source})")
     return Targets(workloads, tuple(bases), tuple(held), targets.source)
-
-
-def _replace(target: WorkloadTarget, **changes: Any) -> WorkloadTarget:
-    values = {f: getattr(target, f) for f in target.__dataclass_fields__}
-    values.update(changes)
-    return WorkloadTarget(**values)
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,10 +402,17 @@ def _with_time(columns: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray] | 
     return columns, ""
 
 
+def _csv(text: str, **options: Any) -> pd.DataFrame:
+    """read_csv that refuses ragged rows (pandas would silently shift a first long row)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        return pd.read_csv(io.StringIO(text), usecols=_wanted_column, index_col=False, **options)
+
+
 def _parse_one(text: str) -> tuple[dict[str, np.ndarray] | None, str]:
     try:
-        frame = pd.read_csv(io.StringIO(text), usecols=_wanted_column)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, ValueError) as exc:
+        frame = _csv(text)
+    except (pd.errors.ParserWarning, ValueError) as exc:  # pandas' parse errors included
         return None, f"unreadable {MEASUREMENTS_FILE}: {str(exc).splitlines()[0]}"
     return _columns_of(frame)
 
@@ -420,10 +420,8 @@ def _parse_one(text: str) -> tuple[dict[str, np.ndarray] | None, str]:
 def _parse_group(header: str, bodies: list[str], rows: list[int]) -> list[dict] | None:
     """Parse files sharing a header in one read_csv call; None if the row counts disagree."""
     try:
-        frame = pd.read_csv(
-            io.StringIO(header + "\n" + "".join(bodies)), usecols=_wanted_column, dtype=float
-        )
-    except (pd.errors.ParserError, ValueError):
+        frame = _csv(header + "\n" + "".join(bodies), dtype=float)
+    except (pd.errors.ParserWarning, ValueError):
         return None
     if len(frame) != sum(rows):
         return None
@@ -559,7 +557,7 @@ def trial_times(trials: pd.DataFrame, targets: Targets) -> pd.DataFrame:
     """Per-trial time to target (inf if never reached or failed) and its eval index (-1).
 
     Trials of workloads without a target are left out. Columns: submission, workload, study,
-    trial, framework, status, reason, has_evals, eval_index, time.
+    trial, framework, order, status, reason, has_evals, eval_index, time.
     """
     rows = []
     for row in trials.to_dict("records"):
@@ -945,6 +943,8 @@ def score_experiment(
     given = load_targets(targets) if isinstance(targets, str | os.PathLike) else targets
     resolved = resolve_targets(trials, given, chosen)
     per_trial = trial_times(trials, resolved)
+    if per_trial.empty:
+        raise UserError(f"no trial of a workload with a target (targets: {resolved.source})")
     per_study = study_times(per_trial, mode)
     times = workload_times(per_study)
     missing = [w for w in resolved.base_workloads or () if w not in times.columns]
@@ -975,6 +975,8 @@ def score_experiment(
     failures = failed[["submission", "study", "workload", "trial", "reason"]].reset_index(drop=True)
     counted = [*(resolved.base_workloads or ()), *(resolved.held_out_workloads or ())]
     notes = _count_warnings(per_trial, chosen, counted)
+    untargeted = sorted(set(trials["workload"]) - set(resolved.workloads))
+    notes += [f"no target for workload {w}: its trials are not scored" for w in untargeted]
     if baseline is not None and scores["time_ratio"].isna().any():
         notes.append("speed-up unknown where a workload's budget is unknown (pass budgets)")
     return Leaderboard(

@@ -14,7 +14,7 @@ import pytest
 
 from optbench import scoring
 from optbench.commands import report as report_cmd
-from optbench.report import build_html, write_report
+from optbench.report import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -50,9 +50,9 @@ def _trial(root: Path, sub: str, study: int, wl: str, trial: int, values, status
     (folder / "result.json").write_text(json.dumps(result))
 
 
-@pytest.fixture
-def experiment(tmp_path: Path) -> Path:
-    root = tmp_path / "exp"
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("report") / "exp"
     for study in range(3):
         for wl in ("fmnist_mlp", "cifar_cnn"):
             _trial(root, "nadamw", study, wl, 1, [0.3, 0.6, 0.82, 0.9])
@@ -61,19 +61,27 @@ def experiment(tmp_path: Path) -> Path:
     return root
 
 
+@pytest.fixture(scope="module")
+def board(experiment: Path) -> scoring.Leaderboard:
+    return scoring.score_experiment(experiment, baseline="nadamw", n_bootstrap=50)
+
+
+@pytest.fixture(scope="module")
+def report_file(board, tmp_path_factory) -> Path:
+    out_dir = tmp_path_factory.mktemp("out")
+    return write_report(board, out_dir / "report.html")
+
+
 def _images(text: str) -> list[bytes]:
     return [
-        base64.b64decode(m) for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
+        base64.b64decode(m)
+        for m in re.findall(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"', text)
     ]
 
 
-def test_report_is_one_self_contained_file(experiment: Path, tmp_path: Path) -> None:
-    board = scoring.score_experiment(experiment, baseline="nadamw", n_bootstrap=50)
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    path = write_report(board, out_dir / "report.html")
-    assert [p.name for p in out_dir.iterdir()] == ["report.html"]
-    text = path.read_text(encoding="utf-8")
+def test_report_is_one_self_contained_file(board, report_file: Path) -> None:
+    assert [p.name for p in report_file.parent.iterdir()] == ["report.html"]
+    text = report_file.read_text(encoding="utf-8")
     assert text.startswith("<!DOCTYPE html>") and text.rstrip().endswith("</html>")
     # leaderboard names (escaped), scores and the failed trial
     assert "nadamw" in text and "sgd&lt;b&gt;" in text and "sgd<b>" not in text
@@ -89,13 +97,12 @@ def test_report_is_one_self_contained_file(experiment: Path, tmp_path: Path) -> 
     assert "url(" not in text
 
 
-def test_report_times_and_speedups(experiment: Path) -> None:
-    board = scoring.score_experiment(experiment, baseline="nadamw", n_bootstrap=20)
+def test_report_times_and_speedups(board, report_file: Path) -> None:
     # nadamw reaches 0.8 at its third eval (90 s), sgd<b> at its fifth (150 s) in every study
     assert board.times.loc["nadamw"].tolist() == [90.0, 90.0]
     assert board.times.loc["sgd<b>"].tolist() == [150.0, 150.0]
     assert board.scores.at["sgd<b>", "speedup"] == pytest.approx(0.6)
-    text = build_html(board)
+    text = report_file.read_text(encoding="utf-8")
     assert "0.600x" in text and "90.0" in text and "150.0" in text
 
 

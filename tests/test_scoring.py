@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -354,14 +355,14 @@ def test_layout_variants_are_accepted(tmp_path: Path) -> None:
 
 
 def test_failed_and_unfinished_trials_never_reach(tmp_path: Path) -> None:
-    m = meta("w1")
-    write_trial(tmp_path, "a", 0, "w1", 1, [10, 20], [0.5, 0.9], meta=m, result={"status": "completed"})
+    m, done = meta("w1"), {"status": "completed"}
+    write_trial(tmp_path, "a", 0, "w1", 1, [10, 20], [0.5, 0.9], meta=m, result=done)
     write_trial(
         tmp_path, "a", 0, "w1", 2, [5, 8], [0.85, 0.9], meta=m,
         result={"status": "failed", "reason": "NaN loss"},
     )  # fmt: skip
     write_trial(tmp_path, "a", 0, "w1", 3, [5, 8], [0.85, 0.9], meta=m)  # no result.json
-    folder = write_trial(tmp_path, "a", 0, "w1", 4, [1], [0.9], meta=m, result={"status": "completed"})
+    folder = write_trial(tmp_path, "a", 0, "w1", 4, [1], [0.9], meta=m, result=done)
     (folder / "eval_measurements.csv").unlink()
     trials = scoring.load_experiment(tmp_path)
     assert trials["status"].tolist() == ["ok", "failed", "failed", "failed"]
@@ -373,6 +374,31 @@ def test_failed_and_unfinished_trials_never_reach(tmp_path: Path) -> None:
     per_trial = scoring.trial_times(trials, scoring.targets_from_metadata(trials))
     assert per_trial["time"].tolist() == [20.0, INF, INF, INF]
     assert scoring.study_times(per_trial, "optbench")["time"].tolist() == [20.0]
+
+
+def test_odd_measurement_files_are_read_one_by_one(tmp_path: Path) -> None:
+    header = "accumulated_submission_time,global_step,score,validation/accuracy\n"
+    bodies = {
+        1: "10,1,10,0.5\n20,2,20,0.9\n",
+        2: "10,1,10,0.5\n\n20,2,20,0.95\n",  # blank line
+        3: "10,1,10,oops\n20,2,20,0.85",  # text in a number column, no final newline
+        4: '10,1,10,0.5\n20,2,20,"0.9\n',  # a quote never closed
+        5: "",  # header only
+        7: "10,1,10,0.9,7\n",  # a long row: the extra field is dropped, nothing shifts
+    }
+    for trial, body in bodies.items():
+        folder = tmp_path / "a" / "study_0" / "w1_jax" / f"trial_{trial}"
+        folder.mkdir(parents=True)
+        (folder / "eval_measurements.csv").write_text(header + body)
+    empty = tmp_path / "a" / "study_0" / "w1_jax" / "trial_6"
+    empty.mkdir()
+    (empty / "eval_measurements.csv").write_text("")
+    trials = scoring.load_experiment(tmp_path)
+    assert trials["status"].tolist() == ["ok", "ok", "ok", "failed", "ok", "failed", "ok"]
+    assert trials.loc[3, "reason"].startswith("unreadable eval_measurements.csv")
+    per_trial = scoring.trial_times(trials, targets(bases=("w1",)))
+    assert per_trial["time"].tolist() == [20.0, 20.0, 20.0, INF, INF, INF, 10.0]
+    np.testing.assert_array_equal(trials.loc[2, "validation/accuracy"], [np.nan, 0.85])
 
 
 def test_targets_from_meta_data(tmp_path: Path) -> None:
@@ -512,7 +538,8 @@ def small_experiment(root: Path) -> Path:
     for study in range(3):
         for wl, fast in (("w1", 100.0), ("w2", 40.0)):
             m = meta(wl, budget=1000.0)
-            write_trial(root, "adamw", study, wl, 1, [fast, 2 * fast], [0.5, 0.9], meta=m, result=done)
+            quick = [fast, 2 * fast]
+            write_trial(root, "adamw", study, wl, 1, quick, [0.5, 0.9], meta=m, result=done)
             slow = [fast, 2 * fast, 3 * fast]
             write_trial(root, "sgd", study, wl, 1, slow, [0.2, 0.5, 0.85], meta=m, result=done)
     write_trial(
@@ -534,7 +561,8 @@ def test_score_experiment_end_to_end(tmp_path: Path) -> None:
     assert board.failures.values.tolist() == [["sgd", 2, "w2", 2, "diverged"]]
     assert board.warnings == []
     frame = board.to_frame()
-    assert list(frame.columns[:6]) == ["submission", "score", "ci_low", "ci_high", "time_ratio", "speedup"]
+    first = ["submission", "score", "ci_low", "ci_high", "time_ratio", "speedup"]
+    assert list(frame.columns[:6]) == first
     assert "w2_time" in frame.columns and "w2_ci_high" in frame.columns
 
 
@@ -547,6 +575,25 @@ def test_score_experiment_reports_missing_studies(tmp_path: Path) -> None:
         scoring.score_experiment(tmp_path, baseline="nadamw", n_bootstrap=0)
     with pytest.raises(UserError, match="unknown preset"):
         scoring.score_experiment(tmp_path, preset="v9")
+
+
+def test_workloads_without_targets_are_reported(tmp_path: Path) -> None:
+    exp = tmp_path / "exp"
+    write_trial(exp, "a", 0, "w1", 1, [10, 20], [0.5, 0.9])
+    write_trial(exp, "a", 0, "w9", 1, [10], [0.9])
+    path = tmp_path / "t.json"
+    spec = {"target_metric_name": "accuracy", "validation_target_value": 0.8}
+    path.write_text(json.dumps({"workloads": {"w1": spec}}))
+    board = scoring.score_experiment(exp, targets=path, n_bootstrap=0)
+    assert board.base_workloads == ("w1",)
+    assert board.scores["score"].tolist() == [1.0]
+    assert board.warnings == [
+        "a: w1 has 1 studies, expected 3",
+        "no target for workload w9: its trials are not scored",
+    ]
+    path.write_text(json.dumps({"workloads": {"w7": spec}}))
+    with pytest.raises(UserError, match="no base workload"):
+        scoring.score_experiment(exp, targets=path, n_bootstrap=0)
 
 
 def test_algoperf_logs_need_a_targets_file(tmp_path: Path) -> None:
@@ -563,7 +610,7 @@ def _local_main(argv: list[str]) -> int:
     try:
         return args.handler(args)
     except UserError as exc:
-        print(f"optbench: error: {exc}", file=__import__("sys").stderr)
+        print(f"optbench: error: {exc}", file=sys.stderr)
         return 2
 
 

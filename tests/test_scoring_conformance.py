@@ -12,6 +12,7 @@ import math
 import shutil
 import subprocess
 import tarfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -49,10 +50,11 @@ def _unpack(archive: Path, into: Path) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def unpacked(tmp_path_factory) -> tuple[Path, list[str]]:
+def unpacked(tmp_path_factory) -> Iterator[tuple[Path, list[str]]]:
     root = tmp_path_factory.mktemp("algoperf_v05")
     names = _unpack(FIXTURE / "logs.tar.xz", root)
-    return root, names
+    yield root, names
+    shutil.rmtree(root, ignore_errors=True)  # 3,700 files: do not leave them to pytest's cache
 
 
 @pytest.fixture(scope="session")

@@ -85,6 +85,7 @@ BAD_SUBMISSIONS = {
     "nan": "[p.data.fill_(float('nan')) for p in current_param_container.parameters()]",
     "hangs": "import time; time.sleep(3600)",
     "exits": "import sys; sys.exit(7)",
+    "eats_memory": "import torch; torch.ones(2**40 // 4)",  # 1 TiB
 }
 
 
@@ -129,7 +130,7 @@ def test_study_records_each_failure_and_finishes_the_others(tmp_path):
             name=name,
             max_steps=20,
         )
-    executor = LocalProcessExecutor(wall_limit_sec=25)
+    executor = LocalProcessExecutor(wall_limit_sec=25, memory_limit_gb=6)
     summaries = tuning.run_plan(specs, executor)
     by_name = {s.submission_name: r for s, r in zip(specs, summaries, strict=True)}
     assert by_name["good"]["status"] == "completed"
@@ -138,6 +139,7 @@ def test_study_records_each_failure_and_finishes_the_others(tmp_path):
     assert by_name["nan"]["status"] == "failed" and "diverged" in by_name["nan"]["failure"]
     assert by_name["hangs"]["failure"].startswith("hang: exceeded the wall-clock limit")
     assert "SystemExit: 7" in by_name["exits"]["failure"]
+    assert "memory" in by_name["eats_memory"]["failure"].lower()
     for spec in specs:
         if spec.submission_name != "good":
             assert (tmp_path / spec.trial_dir / "error.txt").exists()

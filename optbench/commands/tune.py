@@ -14,6 +14,7 @@ from optbench.commands.common import (
     add_workload_args,
     check_writable,
     default_experiment_dir,
+    positive_float,
     positive_int,
     workload_names,
 )
@@ -67,6 +68,12 @@ def register(subparsers) -> None:
         type=float,
         metavar="SEC",
         help="kill a trial after SEC wall-clock seconds (default 3 x budget + 120 s)",
+    )
+    p.add_argument(
+        "--memory-limit",
+        type=positive_float,
+        metavar="GB",
+        help="cap each trial worker's memory (address space) at GB gibibytes",
     )
     p.add_argument("--batch-size", type=positive_int, metavar="N")
     p.add_argument("--max-steps", type=positive_int, metavar="N")
@@ -143,7 +150,11 @@ def _main(args: argparse.Namespace) -> int:
     executor = (
         InlineExecutor(progress=not args.no_progress)
         if args.executor == "inline"
-        else LocalProcessExecutor(progress=not args.no_progress, wall_limit_sec=args.wall_limit)
+        else LocalProcessExecutor(
+            progress=not args.no_progress,
+            wall_limit_sec=args.wall_limit,
+            memory_limit_gb=args.memory_limit,
+        )
     )
     todo = [s for s in specs if not tuning.is_finished(s)]
     print(

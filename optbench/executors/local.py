@@ -15,7 +15,11 @@ from optbench.executors.base import execute, record_failure
 from optbench.tuning import TrialSpec
 
 
-def _worker(spec: TrialSpec, progress: bool) -> None:
+def _worker(spec: TrialSpec, progress: bool, memory_limit_bytes: int | None) -> None:
+    if memory_limit_bytes is not None:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_limit_bytes, memory_limit_bytes))
     try:
         execute(spec, progress=progress)
     except BaseException as exc:  # includes SystemExit from a submission
@@ -31,7 +35,9 @@ class LocalProcessExecutor:
     """One fresh ``spawn``-ed process per trial, killed past ``wall_limit(spec)`` seconds.
 
     The default wall-clock limit is ``3 x budget + 120 s`` (set-up, evals and data preparation are
-    not submission time, so the wall clock runs ahead of the budget).
+    not submission time, so the wall clock runs ahead of the budget). ``memory_limit_gb`` caps
+    the worker's address space, so a trial that exhausts it fails alone (MemoryError) instead of
+    waking the machine's out-of-memory killer.
     """
 
     def __init__(
@@ -40,11 +46,13 @@ class LocalProcessExecutor:
         wall_limit_sec: float | None = None,
         wall_factor: float = 3.0,
         wall_margin_sec: float = 120.0,
+        memory_limit_gb: float | None = None,
     ) -> None:
         self.progress = progress
         self.wall_limit_sec = wall_limit_sec
         self.wall_factor = wall_factor
         self.wall_margin_sec = wall_margin_sec
+        self.memory_limit_bytes = int(memory_limit_gb * 2**30) if memory_limit_gb else None
         self._context = multiprocessing.get_context("spawn")
 
     def wall_limit(self, spec: TrialSpec) -> float:
@@ -57,7 +65,9 @@ class LocalProcessExecutor:
 
     def run(self, spec: TrialSpec) -> dict:
         limit = self.wall_limit(spec)
-        process = self._context.Process(target=_worker, args=(spec, self.progress), daemon=True)
+        process = self._context.Process(
+            target=_worker, args=(spec, self.progress, self.memory_limit_bytes), daemon=True
+        )
         process.start()
         process.join(limit)
         result_path = f"{spec.trial_dir}/result.json"

@@ -128,7 +128,8 @@ def _y_range(curves: list[np.ndarray], target: float, minimize: bool) -> tuple[f
 
 
 def curve_figure(board: Leaderboard, workload: str) -> str | None:
-    """Validation target metric vs submission time, one line per trial, target dashed."""
+    """Validation target metric vs submission time, one line per trial (failed ones dotted),
+    coloured by submission, with the target as a dashed line."""
     target = board.targets.workloads.get(workload)
     if target is None or target.column not in board.trials:
         return None
@@ -136,17 +137,22 @@ def curve_figure(board: Leaderboard, workload: str) -> str | None:
     fig = Figure(figsize=(7.0, 3.8), layout="constrained")
     ax = fig.add_subplot()
     palette = colours(board.submissions)
-    lines: dict[str, list[np.ndarray]] = {}
+    lines: dict[tuple[str, bool], list[np.ndarray]] = {}
     for row in trials.to_dict("records"):
         values, times = row.get(target.column), row.get("accumulated_submission_time")
         if isinstance(values, np.ndarray) and isinstance(times, np.ndarray) and len(values):
-            lines.setdefault(row["submission"], []).append(np.column_stack([times, values]))
+            key = (row["submission"], row["status"] != "ok")
+            lines.setdefault(key, []).append(np.column_stack([times, values]))
     if not lines:
         return None
-    for sub, segments in lines.items():  # one collection per submission: fast with many trials
+    for (sub, failed), segments in sorted(lines.items()):  # one collection each: fast
         colour = palette.get(sub, "#333333")
-        ax.add_collection(LineCollection(segments, colors=colour, linewidths=0.9, alpha=0.6))
-        ax.plot([], [], color=colour, label=f"{sub} ({len(segments)} trials)")
+        style = ":" if failed else "-"
+        ax.add_collection(
+            LineCollection(segments, colors=colour, linewidths=0.9, alpha=0.6, linestyles=style)
+        )
+        label = f"{sub} ({len(segments)} {'failed' if failed else 'trials'})"
+        ax.plot([], [], color=colour, ls=style, label=label)
     ax.autoscale_view()
     curves = [segment[:, 1] for segments in lines.values() for segment in segments]
     ax.axhline(target.value, color="black", ls="--", lw=1.2, label=f"target {target.value:g}")
