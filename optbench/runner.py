@@ -62,6 +62,10 @@ class SubmissionFailed(Exception):
     """A submission function raised: the trial is recorded as failed with this reason."""
 
 
+class ContractViolation(SubmissionFailed):
+    """A submission function returned something the API does not allow."""
+
+
 def _is_training_complete(exc: BaseException) -> bool:
     # By name, so the class of a real `algoperf.spec` (if installed) is honoured too.
     return type(exc).__name__ == "TrainingCompleteError"
@@ -98,6 +102,15 @@ def _call(what: str, fn, **kwargs):
             raise
         tail = "".join(traceback.format_exception(exc)[-6:])
         raise SubmissionFailed(f"{what} raised {type(exc).__name__}: {exc}\n{tail}") from exc
+
+
+def _update_return(what: str, value: Any) -> tuple[Any, Any, Any]:
+    if not isinstance(value, tuple | list) or len(value) != 3:
+        got = f"a {len(value)}-tuple" if isinstance(value, tuple | list) else type(value).__name__
+        raise ContractViolation(
+            f"{what} must return (optimizer_state, params, model_state), got {got}"
+        )
+    return tuple(value)
 
 
 def _diverged(metrics: dict[str, float]) -> str | None:
@@ -276,21 +289,24 @@ def run_trial(
                 rng=select_rng,
             )
             try:
-                optimizer_state, model, model_state = _call(
+                optimizer_state, model, model_state = _update_return(
                     "update_params",
-                    submission.update_params,
-                    workload=view,
-                    current_param_container=model,
-                    current_params_types=params_types,
-                    model_state=model_state,
-                    hyperparameters=hyperparameters,
-                    batch=batch,
-                    loss_type=workload.loss_type,
-                    optimizer_state=optimizer_state,
-                    eval_results=eval_results,
-                    global_step=global_step,
-                    rng=update_rng,
-                    **extra,
+                    _call(
+                        "update_params",
+                        submission.update_params,
+                        workload=view,
+                        current_param_container=model,
+                        current_params_types=params_types,
+                        model_state=model_state,
+                        hyperparameters=hyperparameters,
+                        batch=batch,
+                        loss_type=workload.loss_type,
+                        optimizer_state=optimizer_state,
+                        eval_results=eval_results,
+                        global_step=global_step,
+                        rng=update_rng,
+                        **extra,
+                    ),
                 )
             except Exception as exc:
                 if not _is_training_complete(exc):
@@ -316,19 +332,22 @@ def run_trial(
                 if submission.prepare_for_eval is not None:
                     del batch
                     prep_start = clock.now()
-                    optimizer_state, model, model_state = _call(
+                    optimizer_state, model, model_state = _update_return(
                         "prepare_for_eval",
-                        submission.prepare_for_eval,
-                        workload=view,
-                        current_param_container=model,
-                        current_params_types=params_types,
-                        model_state=model_state,
-                        hyperparameters=hyperparameters,
-                        loss_type=workload.loss_type,
-                        optimizer_state=optimizer_state,
-                        eval_results=eval_results,
-                        global_step=global_step,
-                        rng=prep_rng,
+                        _call(
+                            "prepare_for_eval",
+                            submission.prepare_for_eval,
+                            workload=view,
+                            current_param_container=model,
+                            current_params_types=params_types,
+                            model_state=model_state,
+                            hyperparameters=hyperparameters,
+                            loss_type=workload.loss_type,
+                            optimizer_state=optimizer_state,
+                            eval_results=eval_results,
+                            global_step=global_step,
+                            rng=prep_rng,
+                        ),
                     )
                     train_state["accumulated_submission_time"] += clock.now() - prep_start
                     submission_time = train_state["accumulated_submission_time"]
@@ -396,7 +415,11 @@ def run_trial(
     except SubmissionFailed as exc:
         bar.close()
         return finish(
-            "failed", "error", global_step, train_state["accumulated_submission_time"], str(exc)
+            "failed",
+            "contract" if isinstance(exc, ContractViolation) else "error",
+            global_step,
+            train_state["accumulated_submission_time"],
+            str(exc),
         )
     bar.update(round(train_state["accumulated_submission_time"], 1) - bar.n)
     bar.close()

@@ -160,6 +160,8 @@ def _main(args: argparse.Namespace) -> int:
             eval_every_steps=args.eval_every_steps,
             meta={"ruleset": ruleset, "study": 1, "trial": args.hparams_index + 1},
         )
+        if result.stop_reason == "contract":  # the submission breaks the API: bad input
+            raise UserError(f"submission {submission.name!r}: {result.failure}")
         print(describe(result, workload), flush=True)
         status = max(status, 1 if result.status == "failed" else 0)
     return status
