@@ -44,24 +44,32 @@ class NAdamW(torch.optim.Optimizer):
             with torch.enable_grad():
                 loss = closure()
         for group in self.param_groups:
+            params = [p for p in group["params"] if p.grad is not None]
+            if not params:
+                continue
             beta1, beta2 = group["betas"]
             lr, eps, wd = group["lr"], group["eps"], group["weight_decay"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                grad = p.grad
-                state = self.state[p]
+            grads = [p.grad for p in params]
+            states = [self.state[p] for p in params]
+            for p, state in zip(params, states, strict=True):
                 if not state:
                     state["step"] = 0
                     state["exp_avg"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                     state["exp_avg_sq"] = torch.zeros_like(p, memory_format=torch.preserve_format)
                 state["step"] += 1
-                t = state["step"]
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.lerp_(grad, 1 - beta1)
-                v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-                p.mul_(1 - lr * wd)
-                numerator = m.mul(beta1).add_(grad, alpha=1 - beta1)
-                denom = (v / (1 - beta2**t)).sqrt_().add_(eps)
-                p.addcdiv_(numerator, denom, value=-lr / (1 - beta1**t))
+            steps = [state["step"] for state in states]
+            m = [state["exp_avg"] for state in states]
+            v = [state["exp_avg_sq"] for state in states]
+            # One fused kernel per operation over all parameters (torch's multi-tensor path).
+            torch._foreach_lerp_(m, grads, 1 - beta1)
+            torch._foreach_mul_(v, beta2)
+            torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+            if wd:
+                torch._foreach_mul_(params, 1 - lr * wd)
+            numerator = torch._foreach_mul(m, beta1)
+            torch._foreach_add_(numerator, grads, alpha=1 - beta1)
+            denom = torch._foreach_div(v, [1 - beta2**t for t in steps])
+            torch._foreach_sqrt_(denom)
+            torch._foreach_add_(denom, eps)
+            torch._foreach_addcdiv_(params, numerator, denom, [-lr / (1 - beta1**t) for t in steps])
         return loss
