@@ -7,12 +7,17 @@ decoupled weight decay ``p <- p (1 - lr wd)``. (``torch.optim.Adafactor`` has no
 AlgoPerf tunes.) Differences: the second-moment decay is the paper's ``1 - t^-0.8``, capped at
 ``beta2`` = 0.99, where AlgoPerf uses a bias-corrected EMA with decay 0.99; momentum is kept in the
 parameters' dtype (the library defaults to bfloat16). Schedule: linear warmup, cosine decay to 0.
-Search space: ALGOPERF.md §8 (Adafactor row).
+Search space: ALGOPERF.md §8 (Adafactor row). Self-tuning point: the NadamW point's learning rate,
+weight decay and warmup (§8), beta1 0.9.
 """
+
+from typing import Any
 
 import pytorch_optimizer
 import torch
+from torch import nn
 
+from optbench import spec
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_cosine
 
@@ -27,7 +32,7 @@ SELF_TUNING = {
 }
 
 
-def build(model, hp, workload) -> torch.optim.Optimizer:
+def build(model: nn.Module, hp: Any, workload: spec.Workload) -> torch.optim.Optimizer:
     """Adafactor with momentum, explicit learning rate and update clipping at 1."""
     return pytorch_optimizer.AdaFactor(
         model.parameters(),

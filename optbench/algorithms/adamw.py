@@ -8,8 +8,12 @@ Self-tuning point: AlgoPerf's NadamW self-tuning point (§8); AdamW differs from
 Nesterov look-ahead of the first moment.
 """
 
-import torch
+from typing import Any
 
+import torch
+from torch import nn
+
+from optbench import spec
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_cosine
 
@@ -24,7 +28,7 @@ SELF_TUNING = {
 }
 
 
-def build(model, hp, workload) -> torch.optim.Optimizer:
+def build(model: nn.Module, hp: Any, workload: spec.Workload) -> torch.optim.Optimizer:
     """AdamW with the trial's hyperparameters."""
     return torch.optim.AdamW(
         model.parameters(),

@@ -8,12 +8,17 @@ As in the authors' code, betas are one minus the paper's (0.98, 0.92, 0.99), the
 difference is 0, and m, v, n are bias-corrected (Algorithm 1 of the paper is not). Schedule:
 linear warmup, cosine decay to 0. Search space: the authors' advice: a learning rate 5-10x
 AdamW's (ALGOPERF.md §8 range 1e-4..1e-2 -> 5e-4..0.1), weight decay 0.02 ("suitable for all
-experiments"), beta3 tuned first (around 0.99), beta1 and beta2 at their defaults.
+experiments"), beta3 tuned first (around 0.99), beta1 and beta2 at their defaults. Self-tuning
+point: 5x the NadamW point's learning rate, weight decay 0.02, the default betas.
 """
+
+from typing import Any
 
 import pytorch_optimizer
 import torch
+from torch import nn
 
+from optbench import spec
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_cosine
 
@@ -29,7 +34,7 @@ SELF_TUNING = {
 }
 
 
-def build(model, hp, workload) -> torch.optim.Optimizer:
+def build(model: nn.Module, hp: Any, workload: spec.Workload) -> torch.optim.Optimizer:
     """Adan with the paper's proximal weight decay, no gradient clipping."""
     return pytorch_optimizer.Adan(
         model.parameters(),

@@ -4,6 +4,14 @@ from __future__ import annotations
 
 DEFAULT_BATCH_SIZES: dict[str, int] = {
     "fmnist_mlp": 128,
+    "molecules_gnn": 128,
+    "mri_unet": 32,
+    "speech_lstm": 32,
+    "speech_conformer": 32,
+    "fmnist_resnet": 128,
+    "fmnist_vit": 128,
+    "clicks_dlrm": 2048,
+    "shakespeare_lm": 32,
 }
 
 

@@ -7,11 +7,17 @@ Where the library differs from the paper (and from AlgoPerf's LAMB): ``m`` and `
 bias-corrected inside ``u`` (this changes only the balance of ``u``'s two terms and ``eps``, the
 trust ratio fixes the step's length), and ``phi`` clips the weight norm at 10. Schedule: linear
 warmup, cosine decay to 0 at ``step_hint``. Search space: ALGOPERF.md §8 (LAMB row).
+Self-tuning point: weight decay 0.01 (the paper's BERT setting), betas (0.9, 0.999) and a rate
+of 5e-3 from the upper half of §8's range, since LAMB's steps are relative (lr ||p|| per layer).
 """
+
+from typing import Any
 
 import pytorch_optimizer
 import torch
+from torch import nn
 
+from optbench import spec
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_cosine
 
@@ -26,7 +32,7 @@ SELF_TUNING = {
 }
 
 
-def build(model, hp, workload) -> torch.optim.Optimizer:
+def build(model: nn.Module, hp: Any, workload: spec.Workload) -> torch.optim.Optimizer:
     """LAMB with the paper's trust ratio (weight decay inside it, step length lr * ||p||)."""
     return pytorch_optimizer.Lamb(
         model.parameters(),

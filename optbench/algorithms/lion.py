@@ -8,9 +8,13 @@ paper's advice relative to AdamW (ALGOPERF.md §8): a learning rate 3-10x below 
 paper's betas (0.9, 0.99). Self-tuning point: the NadamW point's lr / 5 and weight decay x 5.
 """
 
+from typing import Any
+
 import pytorch_optimizer
 import torch
+from torch import nn
 
+from optbench import spec
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_cosine
 
@@ -25,7 +29,7 @@ SELF_TUNING = {
 }
 
 
-def build(model, hp, workload) -> torch.optim.Optimizer:
+def build(model: nn.Module, hp: Any, workload: spec.Workload) -> torch.optim.Optimizer:
     """Lion with decoupled weight decay."""
     return pytorch_optimizer.Lion(
         model.parameters(),

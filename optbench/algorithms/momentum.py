@@ -7,10 +7,16 @@ accumulates gradients, so a schedule rescales past steps too. Weight decay is th
 penalty (added to the gradient), as in AlgoPerf. Schedule: linear warmup, then linear decay to
 ``end_factor`` at ``step_hint`` (AlgoPerf decays over ``decay_steps_factor`` = 0.9 of the steps and
 then holds; here the decay spans them all). Search space: ALGOPERF.md §8 (heavy ball row).
+Self-tuning point: the classic lr 0.1 with momentum 0.9, weight decay 1e-6, warmup 5% and end
+factor 0.01 (both from the search space).
 """
 
-import torch
+from typing import Any
 
+import torch
+from torch import nn
+
+from optbench import spec
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_linear_decay
 
@@ -25,7 +31,9 @@ SELF_TUNING = {
 }
 
 
-def build(model, hp, workload, nesterov: bool = False) -> torch.optim.Optimizer:
+def build(
+    model: nn.Module, hp: Any, workload: spec.Workload, nesterov: bool = False
+) -> torch.optim.Optimizer:
     """SGD with heavy-ball (or, with ``nesterov``, Nesterov) momentum ``beta1``."""
     return torch.optim.SGD(
         model.parameters(),
@@ -36,6 +44,4 @@ def build(model, hp, workload, nesterov: bool = False) -> torch.optim.Optimizer:
     )
 
 
-SUBMISSION = make_submission(
-    "momentum", build, defaults=SELF_TUNING, schedule=warmup_linear_decay
-)
+SUBMISSION = make_submission("momentum", build, defaults=SELF_TUNING, schedule=warmup_linear_decay)

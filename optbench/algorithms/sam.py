@@ -5,11 +5,16 @@ perturbation ``e = rho g / (||g|| + 1e-12)`` (global norm over all parameters); 
 re-evaluates loss and gradient at ``p + e``, and AdamW updates p with that gradient. Two forward
 and backward passes per step. The global norm is accumulated in float32 whatever the parameters'
 dtype. Schedule: linear warmup, cosine decay to 0. Search space: ALGOPERF.md §8 (SAM row).
+Self-tuning point: the NadamW point (§8) with rho 0.05, the paper's default.
 """
+
+from typing import Any
 
 import pytorch_optimizer
 import torch
+from torch import nn
 
+from optbench import spec
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_cosine
 
@@ -25,7 +30,7 @@ SELF_TUNING = {
 }
 
 
-def build(model, hp, workload) -> torch.optim.Optimizer:
+def build(model: nn.Module, hp: Any, workload: spec.Workload) -> torch.optim.Optimizer:
     """SAM with radius ``rho`` around AdamW."""
     return pytorch_optimizer.SAM(
         model.parameters(),

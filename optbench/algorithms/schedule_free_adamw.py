@@ -16,9 +16,13 @@ learning rate 1-10x that of scheduled AdamW (ALGOPERF.md §8: 1e-4..1e-2 -> 1e-4
 default learning rate 2.5e-3 with the NadamW self-tuning point's beta2, weight decay and warmup.
 """
 
+from typing import Any
+
 import schedulefree
 import torch
+from torch import nn
 
+from optbench import spec
 from optbench.algorithms.recipe import make_submission
 
 SELF_TUNING = {
@@ -32,7 +36,7 @@ SELF_TUNING = {
 }
 
 
-def build(model, hp, workload) -> torch.optim.Optimizer:
+def build(model: nn.Module, hp: Any, workload: spec.Workload) -> torch.optim.Optimizer:
     """AdamWScheduleFree with its internal warmup over ``warmup_factor * step_hint`` steps."""
     return schedulefree.AdamWScheduleFree(
         model.parameters(),

@@ -7,9 +7,15 @@ and tested against the equations in its docstring. It differs from Distributed S
 parameters take the grafted Adam step alone, higher-order tensors are preconditioned as matrices,
 and inverse roots come from a float64 eigendecomposition. Before ``start_preconditioning_step`` the
 update is AdamW's. Schedule: linear warmup, cosine decay to 0. Search space: ALGOPERF.md §8
-(Shampoo row).
+(Shampoo row). Self-tuning point: the NadamW point's learning rate, weight decay and warmup,
+betas (0.9, 0.999), inverse roots every 10 steps from step 10.
 """
 
+from typing import Any
+
+from torch import nn
+
+from optbench import spec
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_cosine
 from optbench.optim.shampoo import Shampoo
@@ -27,7 +33,7 @@ SELF_TUNING = {
 }
 
 
-def build(model, hp, workload) -> Shampoo:
+def build(model: nn.Module, hp: Any, workload: spec.Workload) -> Shampoo:
     """Blocked Shampoo (blocks of at most 1024) grafted to Adam, decoupled weight decay."""
     return Shampoo(
         model.parameters(),

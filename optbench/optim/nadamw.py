@@ -6,8 +6,9 @@
              - lr / (1 - b1^t) * (b1 m_t + (1 - b1) g) / (sqrt(v_t / (1 - b2^t)) + eps)
 
 ``torch.optim.NAdam(decoupled_weight_decay=True)`` is not this update: it applies Dozat's momentum
-schedule ``mu_t`` and bias-corrects the momentum term with ``1 - prod(mu)`` up to step ``t+1``, so
-its steps differ from AlgoPerf's NadamW (by a few percent in the first steps). Hence this class.
+schedule ``mu_t = b1 (1 - 0.5 * 0.96^(t psi))`` (about ``b1 / 2`` in the first steps) and
+bias-corrects the momentum term with ``1 - prod(mu)``, so its early steps differ from AlgoPerf's
+NadamW by tens of percent (``tests/test_nadamw.py`` pins the difference). Hence this class.
 """
 
 from __future__ import annotations
