@@ -1,0 +1,183 @@
+"""``clicks_dlrm``: a DLRM-style model on SYNTHETIC click logs, the analogue of AlgoPerf's
+``criteo1tb`` (DLRM-small on Criteo 1TB); variant ``clicks_dlrm_layernorm`` mirrors
+``criteo1tb_layernorm``.
+
+The data are generated (:mod:`optbench.data.clicks`), not real clicks: the true click
+probabilities are known, so the Bayes-optimal validation log loss is recorded in
+``data_provenance`` (``validation_bayes_log_loss``) and in :meth:`ClicksDlrm.properties`. The
+inputs are one int16 tensor per example as in AlgoPerf's Criteo pipeline (13 dense counts, then 26
+categorical ids); the model takes ``log1p`` of the counts. Loss and metric: sigmoid binary
+cross-entropy (log loss, lower is better).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from optbench import spec
+from optbench.data import clicks
+from optbench.workloads.base import TorchWorkload
+
+# size -> (train, validation, test examples, embedding width, bottom MLP, top MLP)
+_SIZES = {
+    "smoke": (50_000, 10_000, 10_000, 4, (16,), (32,)),
+    "mini": (2_000_000, 100_000, 100_000, 16, (64, 32), (128, 64)),
+}
+
+
+def _mlp(widths: list[int], layernorm: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for w_in, w_out in itertools.pairwise(widths):
+        layers.append(nn.Linear(w_in, w_out))
+        if layernorm:
+            layers.append(nn.LayerNorm(w_out))
+        layers.append(nn.ReLU())
+    return layers
+
+
+class Dlrm(nn.Module):
+    """DLRM: one embedding per categorical field, a bottom MLP on the dense features (to the
+    embedding width), pairwise dot products of all 27 vectors, a top MLP on [dots, bottom output].
+
+    Embedding rows of field ``f`` start uniform in +-1/sqrt(vocab_f) (the DLRM reference init).
+    """
+
+    def __init__(
+        self,
+        vocab_sizes: tuple[int, ...],
+        num_dense: int,
+        dim: int,
+        bottom: tuple[int, ...],
+        top: tuple[int, ...],
+        layernorm: bool = False,
+    ) -> None:
+        super().__init__()
+        self.num_dense = num_dense
+        offsets = np.concatenate([[0], np.cumsum(vocab_sizes)[:-1]])
+        self.register_buffer("offsets", torch.as_tensor(offsets, dtype=torch.long))
+        # One table for all fields (row offset per field): one gather instead of 26.
+        self.embedding = nn.Embedding(int(sum(vocab_sizes)), dim)
+        with torch.no_grad():
+            for start, vocab in zip(offsets, vocab_sizes, strict=True):
+                bound = 1.0 / math.sqrt(vocab)
+                self.embedding.weight[start : start + vocab].uniform_(-bound, bound)
+        self.bottom = nn.Sequential(*_mlp([num_dense, *bottom, dim], layernorm))
+        n_vectors = len(vocab_sizes) + 1
+        self.register_buffer("pairs", torch.triu_indices(n_vectors, n_vectors, offset=1))
+        n_top = n_vectors * (n_vectors - 1) // 2 + dim
+        self.top = nn.Sequential(*_mlp([n_top, *top], layernorm), nn.Dropout(0.0))
+        self.head = nn.Linear(top[-1], 1)
+
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        dense = torch.log1p(inputs[:, : self.num_dense].float())
+        ids = inputs[:, self.num_dense :].long() + self.offsets
+        bottom = self.bottom(dense)
+        vectors = torch.cat([bottom.unsqueeze(1), self.embedding(ids)], dim=1)
+        dots = torch.bmm(vectors, vectors.transpose(1, 2))[:, self.pairs[0], self.pairs[1]]
+        return self.head(self.top(torch.cat([dots, bottom], dim=1)))
+
+
+class ClicksDlrm(TorchWorkload):
+    """DLRM (26 fields x 16-d embeddings, bottom 13-64-32-16, top 367-128-64-1) on 2M synthetic
+    impressions."""
+
+    name = "clicks_dlrm"
+    algoperf_name = "criteo1tb"
+    description = "DLRM (26x16-d embeddings, dot interaction) on SYNTHETIC click logs"
+    data_source = "SYNTHETIC: optbench.data.clicks generative model v1 (Zipf ids, latent factors)"
+    synthetic_data = True
+    output_layer = "head"
+    layernorm: ClassVar[bool] = False
+
+    def _load_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+        n_train, n_val, n_test = _SIZES[self.size][:3]
+        arrays, self.data_provenance = clicks.load(n_train, n_val, n_test, self._cache_dir)
+        splits = {}
+        for split in ("train", "validation", "test"):
+            inputs = np.concatenate([arrays[f"{split}_dense"], arrays[f"{split}_ids"]], axis=1)
+            splits[split] = (
+                torch.from_numpy(inputs),
+                torch.from_numpy(arrays[f"{split}_y"].astype(np.float32)),
+            )
+        return splits
+
+    @property
+    def target_metric_name(self) -> str:
+        return "loss"
+
+    @property
+    def loss_type(self) -> spec.LossType:
+        return spec.LossType.SIGMOID_CROSS_ENTROPY
+
+    @property
+    def train_mean(self) -> float:
+        return 0.0
+
+    @property
+    def train_stddev(self) -> float:
+        return 1.0
+
+    @property
+    def eval_batch_size(self) -> int:
+        return 16_384
+
+    @property
+    def bayes_log_loss(self) -> float:
+        """Expected log loss of the true click probabilities on the validation split."""
+        self.load_data()
+        return float(self.data_provenance["validation_bayes_log_loss"])
+
+    def _build_model(self) -> nn.Module:
+        dim, bottom, top = _SIZES[self.size][3:]
+        return Dlrm(
+            clicks.VOCAB_SIZES, clicks.NUM_DENSE, dim, bottom, top, layernorm=self.layernorm
+        )
+
+    def loss_fn(
+        self,
+        label_batch: torch.Tensor,
+        logits_batch: torch.Tensor,
+        mask_batch: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+    ) -> dict[str, torch.Tensor]:
+        """Sigmoid cross-entropy as AlgoPerf's ``criteo1tb``: labels smoothed towards 1/2 by
+        ``label_smoothing``; ``per_example`` of shape ``(B,)``."""
+        labels = label_batch.reshape(-1).float()
+        logits = logits_batch.reshape(-1).float()
+        targets = labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        per_example = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
+        if mask_batch is not None:
+            mask = mask_batch.reshape(-1)
+            per_example = per_example * mask
+            n_valid = mask.sum()
+        else:
+            n_valid = torch.as_tensor(len(labels), device=per_example.device)
+        summed = per_example.sum()
+        return {"summed": summed, "n_valid_examples": n_valid, "per_example": per_example}
+
+    def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+        loss = F.binary_cross_entropy_with_logits(
+            logits.reshape(-1).float(), targets.float(), reduction="sum"
+        ).item()
+        return {"loss": loss if math.isfinite(loss) else math.nan}
+
+    def properties(self) -> dict:
+        """The base properties plus the Bayes-optimal validation log loss of the synthetic data."""
+        return {**super().properties(), "bayes_log_loss_validation": self.bayes_log_loss}
+
+
+class ClicksDlrmLayerNorm(ClicksDlrm):
+    """``clicks_dlrm`` with LayerNorm after every hidden linear layer of both MLPs (mirrors
+    ``criteo1tb_layernorm``)."""
+
+    name = "clicks_dlrm_layernorm"
+    base_name = "clicks_dlrm"
+    description = "DLRM with LayerNorm in the MLPs on SYNTHETIC click logs"
+    layernorm = True

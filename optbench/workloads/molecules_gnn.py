@@ -1,0 +1,321 @@
+"""``molecules_gnn``: a message-passing GNN predicting 32 binary molecular properties (MOSES +
+RDKit), the analogue of AlgoPerf's ``ogbg`` (GNN on ogbg-molpcba, sigmoid cross-entropy, mean
+average precision over tasks, masked labels).
+
+Batches: ``inputs`` node features (nodes, 22), ``edge_index`` (2, edges) into the batch's nodes,
+``edge_features`` (edges, 6), ``node_graph`` (nodes,) the graph of each node, ``targets`` (B, 32)
+0/1 and ``weights`` (B, 32) 0/1 (0 = masked label). As in AlgoPerf's ogbg, ``loss_fn`` returns
+per-(example, task) losses and counts the unmasked labels as ``n_valid_examples``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from optbench import prng, spec
+from optbench.data import molecules
+from optbench.errors import UserError
+from optbench.workloads.base import TorchWorkload
+
+# size -> (train, validation, test molecules, hidden width, message-passing layers)
+_SIZES = {"smoke": (2_000, 500, 500, 32, 2), "mini": (20_000, 2_000, 2_000, 128, 4)}
+_NUM_TASKS = len(molecules.TASKS)
+
+
+def average_precision(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Average precision of one task (as ``sklearn.metrics.average_precision_score``; tied scores
+    form one threshold); NaN without both positives and negatives."""
+    positives = int(labels.sum())
+    if positives == 0 or positives == len(labels):
+        return math.nan
+    order = np.argsort(-scores, kind="stable")
+    scores, labels = scores[order], labels[order]
+    tp = np.cumsum(labels)
+    last_of_tie = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]
+    tp = tp[last_of_tie]
+    precision = tp / (last_of_tie + 1)
+    recall = tp / positives
+    return float(np.sum(np.diff(recall, prepend=0.0) * precision))
+
+
+def mean_average_precision(logits: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> float:
+    """Mean over tasks of the average precision on unmasked labels (tasks without both classes
+    are skipped, as AlgoPerf's ogbg does)."""
+    aps = []
+    for task in range(labels.shape[1]):
+        keep = weights[:, task] > 0
+        ap = average_precision(logits[keep, task], labels[keep, task])
+        if not math.isnan(ap):
+            aps.append(ap)
+    return float(np.mean(aps)) if aps else math.nan
+
+
+class _GinLayer(nn.Module):
+    """GINE-style message passing: h' = h + MLP(h + sum_j relu(h_j + W e_ij))."""
+
+    def __init__(self, width: int, activation: type[nn.Module]) -> None:
+        super().__init__()
+        self.edge = nn.Linear(molecules.EDGE_FEATURES, width)
+        self.mlp = nn.Sequential(
+            nn.Linear(width, 2 * width), nn.LayerNorm(2 * width), activation(),
+            nn.Linear(2 * width, width),
+        )
+        self.norm = nn.LayerNorm(width)
+        self.act = activation()
+        self.dropout = nn.Dropout(0.0)
+
+    def forward(self, h: torch.Tensor, edge_index: torch.Tensor, edge_feats: torch.Tensor):
+        src, dst = edge_index
+        messages = F.relu(h[src] + self.edge(edge_feats))
+        aggregated = torch.zeros_like(h).index_add_(0, dst, messages)
+        return h + self.dropout(self.act(self.norm(self.mlp(h + aggregated))))
+
+
+class GinNet(nn.Module):
+    """Node encoder, ``depth`` GINE layers, sum + mean pooling per graph, MLP head to the tasks."""
+
+    def __init__(self, width: int, depth: int, activation: type[nn.Module]) -> None:
+        super().__init__()
+        self.encoder = nn.Linear(molecules.NODE_FEATURES, width)
+        self.layers = nn.ModuleList(_GinLayer(width, activation) for _ in range(depth))
+        self.head = nn.Sequential(nn.Linear(2 * width, width), activation(), nn.Dropout(0.0))
+        self.output = nn.Linear(width, _NUM_TASKS)
+
+    def forward(self, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
+        h = self.encoder(batch["inputs"])
+        for layer in self.layers:
+            h = layer(h, batch["edge_index"], batch["edge_features"])
+        graph, n = batch["node_graph"], len(batch["targets"])
+        summed = h.new_zeros(n, h.shape[1]).index_add_(0, graph, h)
+        counts = torch.bincount(graph, minlength=n).clamp_min(1).unsqueeze(1).to(h.dtype)
+        # Sum pooling scaled down (molecules have ~20-30 atoms) keeps the head's input O(1).
+        pooled = torch.cat([summed / 16.0, summed / counts], dim=1)
+        return self.output(self.head(pooled))
+
+
+class _GraphSplit:
+    """One split's concatenated graphs as tensors, with O(1)-in-Python batch assembly."""
+
+    def __init__(self, arrays: Mapping[str, np.ndarray], prefix: str, device: torch.device):
+        def t(name, dtype):
+            return torch.from_numpy(np.asarray(arrays[f"{prefix}_{name}"])).to(device, dtype)
+
+        self.nodes = t("node_features", torch.float32)
+        self.edges = t("edge_index", torch.long)
+        self.edge_feats = t("edge_features", torch.float32)
+        self.labels = t("labels", torch.float32)
+        self.weights = t("weights", torch.float32)
+        self.node_counts = t("node_counts", torch.long)
+        self.edge_counts = t("edge_counts", torch.long)
+        self.node_start = torch.cumsum(self.node_counts, 0) - self.node_counts
+        self.edge_start = torch.cumsum(self.edge_counts, 0) - self.edge_counts
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @staticmethod
+    def _ranges(starts: torch.Tensor, counts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        owner = torch.repeat_interleave(torch.arange(len(counts), device=counts.device), counts)
+        offsets = torch.cumsum(counts, 0) - counts
+        local = torch.arange(int(counts.sum()), device=counts.device) - offsets[owner]
+        return starts[owner] + local, owner
+
+    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The graphs ``idx`` as one disjoint-union graph (AlgoPerf batch keys plus graph keys)."""
+        node_counts = self.node_counts[idx]
+        nodes, node_graph = self._ranges(self.node_start[idx], node_counts)
+        edges, edge_graph = self._ranges(self.edge_start[idx], self.edge_counts[idx])
+        batch_offsets = torch.cumsum(node_counts, 0) - node_counts
+        return {
+            "inputs": self.nodes[nodes],
+            "edge_index": self.edges[:, edges] + batch_offsets[edge_graph],
+            "edge_features": self.edge_feats[edges],
+            "node_graph": node_graph,
+            "targets": self.labels[idx],
+            "weights": self.weights[idx],
+        }
+
+
+class MoleculesGnn(TorchWorkload):
+    """GINE network (4 layers, width 128; 2 x 32 at smoke size) on MOSES molecules, 32 tasks."""
+
+    name = "molecules_gnn"
+    algoperf_name = "ogbg"
+    description = "GIN message-passing network (4 x 128) on MOSES molecules, 32 RDKit-derived tasks"
+    data_source = "MOSES SMILES (PyPI molsets 0.3.1, MIT) featurised and labelled with RDKit (BSD)"
+    output_layer = "output"
+    activation: type[nn.Module] = nn.ReLU
+
+    @property
+    def target_metric_name(self) -> str:
+        return "mean_average_precision"
+
+    @property
+    def loss_type(self) -> spec.LossType:
+        return spec.LossType.SIGMOID_CROSS_ENTROPY
+
+    # --- data ---------------------------------------------------------------------------------
+    def load_data(self) -> None:
+        """Featurise (or read from the cache) the molecules of this size."""
+        if self._splits is None:
+            n_train, n_val, n_test = _SIZES[self.size][:3]
+            arrays, self.data_provenance = molecules.load(n_train, n_val, n_test, self._cache_dir)
+            self._splits = {
+                s: _GraphSplit(arrays, s, self.device) for s in ("train", "validation", "test")
+            }
+
+    def _split(self, split: str) -> _GraphSplit:
+        self.load_data()
+        assert self._splits is not None
+        return self._splits["train" if split == "eval_train" else split]
+
+    def _split_size(self, split: str) -> int:
+        if split == "eval_train":
+            return self.num_eval_train_examples
+        return len(self._split(split))
+
+    @property
+    def num_train_examples(self) -> int:
+        return len(self._split("train"))
+
+    @property
+    def num_validation_examples(self) -> int:
+        return len(self._split("validation"))
+
+    @property
+    def num_test_examples(self) -> int:
+        return len(self._split("test"))
+
+    @property
+    def num_eval_train_examples(self) -> int:
+        return min(self.num_validation_examples, self.num_train_examples)
+
+    @property
+    def train_mean(self) -> float:
+        return 0.0
+
+    @property
+    def train_stddev(self) -> float:
+        return 1.0
+
+    @property
+    def eval_batch_size(self) -> int:
+        return 1000
+
+    def _build_input_queue(
+        self,
+        data_rng: spec.RandomState,
+        split: str,
+        data_dir: str | None = None,
+        global_batch_size: int = 128,
+        **kwargs: Any,
+    ) -> Iterator[dict[str, torch.Tensor]]:
+        """Shuffled batches of graphs forever, reshuffled each epoch (partial batch dropped)."""
+        data = self._split(split)
+        n = self._split_size(split)
+        if global_batch_size > n:
+            raise UserError(f"batch size {global_batch_size} exceeds the {n} {split} examples")
+        generator = torch.Generator().manual_seed(prng.to_seed(data_rng))
+        while True:
+            order = torch.randperm(n, generator=generator).to(self.device)
+            for start in range(0, n - global_batch_size + 1, global_batch_size):
+                yield data.batch(order[start : start + global_batch_size])
+
+    # --- model --------------------------------------------------------------------------------
+    def _build_model(self) -> nn.Module:
+        _, _, _, width, depth = _SIZES[self.size]
+        return GinNet(width, depth, self.activation)
+
+    def model_fn(
+        self,
+        params: nn.Module,
+        augmented_and_preprocessed_input_batch: Mapping[str, torch.Tensor],
+        model_state: Any,
+        mode: spec.ForwardPassMode,
+        rng: spec.RandomState,
+        update_batch_norm: bool,
+        use_running_average_bn: bool | None = None,
+        dropout_rate: float | None = None,
+    ) -> tuple[torch.Tensor, Any]:
+        """Forward pass on a batch of graphs; logits (B, 32)."""
+        model = params
+        model.train(mode == spec.ForwardPassMode.TRAIN)
+        rate = self._dropout_rate if dropout_rate is None else float(dropout_rate)
+        for module in model.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = rate
+        with torch.set_grad_enabled(mode == spec.ForwardPassMode.TRAIN):
+            return model(augmented_and_preprocessed_input_batch), model_state
+
+    def loss_fn(
+        self,
+        label_batch: torch.Tensor,
+        logits_batch: torch.Tensor,
+        mask_batch: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+    ) -> dict[str, torch.Tensor]:
+        """Sigmoid cross-entropy per (example, task), masked; AlgoPerf ogbg's return dict."""
+        labels = label_batch.float()
+        if label_smoothing:
+            labels = labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
+        per_example = F.binary_cross_entropy_with_logits(logits_batch, labels, reduction="none")
+        if mask_batch is not None:
+            per_example = per_example * mask_batch
+            n_valid = mask_batch.sum()
+        else:
+            n_valid = torch.as_tensor(per_example.numel(), device=per_example.device)
+        return {
+            "summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example
+        }
+
+    # --- evaluation ---------------------------------------------------------------------------
+    def eval_model(
+        self,
+        global_batch_size: int,
+        params: nn.Module,
+        model_state: Any,
+        rng: spec.RandomState,
+        data_dir: str | None = None,
+        imagenet_v2_data_dir: str | None = None,
+        global_step: int = 0,
+    ) -> dict[str, float]:
+        """Mean average precision and mean masked loss on eval-train, validation and test."""
+        results: dict[str, float] = {}
+        splits = (("eval_train", "train"), ("validation", "validation"), ("test", "test"))
+        for split, prefix in splits:
+            data, n = self._split(split), self._split_size(split)
+            logits, labels, weights = [], [], []
+            for start in range(0, n, self.eval_batch_size):
+                idx = torch.arange(start, min(start + self.eval_batch_size, n), device=self.device)
+                batch = data.batch(idx)
+                out, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng,
+                                       False)
+                logits.append(out.float())
+                labels.append(batch["targets"])
+                weights.append(batch["weights"])
+            out, y, w = torch.cat(logits), torch.cat(labels), torch.cat(weights)
+            losses = self.loss_fn(y, out, w)
+            loss = (losses["summed"] / losses["n_valid_examples"]).item()
+            results[f"{prefix}/loss"] = loss if math.isfinite(loss) else math.nan
+            results[f"{prefix}/mean_average_precision"] = mean_average_precision(
+                out.cpu().numpy(), y.cpu().numpy(), w.cpu().numpy()
+            )
+            if prefix != "train":
+                results[f"{prefix}/num_examples"] = n
+        return results
+
+
+class MoleculesGnnGelu(MoleculesGnn):
+    """Variant: GELU instead of ReLU in the node MLPs and the head (as AlgoPerf's ``ogbg_gelu``)."""
+
+    name = "molecules_gnn_gelu"
+    base_name = "molecules_gnn"
+    description = "molecules_gnn with GELU activations"
+    activation = nn.GELU
