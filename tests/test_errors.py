@@ -22,8 +22,9 @@ data_selection = _b.data_selection
 def update_params(**kwargs):
     return 42
 """
-BAD_BATCH = WRONG_RETURN.replace("get_batch_size = _b.get_batch_size",
-                                 "get_batch_size = lambda name: 'big'")
+BAD_BATCH = WRONG_RETURN.replace(
+    "get_batch_size = _b.get_batch_size", "get_batch_size = lambda name: 'big'"
+)
 
 
 def _files(root: Path, name: str, text: str) -> str:
@@ -35,71 +36,147 @@ def _files(root: Path, name: str, text: str) -> str:
 # id -> (argv builder given (tmp, existing experiment dir), expected fragment of the message)
 CASES = {
     "unknown-workload": (lambda t, e: ["run", "--workload", "fmnist_mpl"], "did you mean"),
-    "unknown-submission": (lambda t, e: ["run", "--submission", "adamv", *SMOKE],
-                           "unknown submission"),
-    "unknown-size": (lambda t, e: ["run", "--workload", "fmnist_mlp", "--size", "big"],
-                     "invalid choice"),
-    "submission-file-missing": (lambda t, e: ["run", "--submission", str(t / "no.py"), *SMOKE],
-                                "not found"),
+    "unknown-submission": (
+        lambda t, e: ["run", "--submission", "adamv", *SMOKE],
+        "unknown submission",
+    ),
+    "unknown-size": (
+        lambda t, e: ["run", "--workload", "fmnist_mlp", "--size", "big"],
+        "invalid choice",
+    ),
+    "submission-file-missing": (
+        lambda t, e: ["run", "--submission", str(t / "no.py"), *SMOKE],
+        "not found",
+    ),
     "submission-does-not-import": (
         lambda t, e: ["run", "--submission", _files(t, "bad.py", "def broken(:\n"), *SMOKE],
-        "failed to import"),
+        "failed to import",
+    ),
     "submission-misses-functions": (
-        lambda t, e: ["run", "--submission", _files(t, "half.py", "def get_batch_size(n):\n"
-                                                    "    return 8\n"), *SMOKE],
-        "lacks required function(s)"),
+        lambda t, e: [
+            "run",
+            "--submission",
+            _files(t, "half.py", "def get_batch_size(n):\n    return 8\n"),
+            *SMOKE,
+        ],
+        "lacks required function(s)",
+    ),
     "submission-wrong-batch-size-type": (
-        lambda t, e: ["run", "--submission", _files(t, "bs.py", BAD_BATCH), *SMOKE,
-                      "--experiment-dir", str(t / "new")],
-        "not a positive int"),
+        lambda t, e: [
+            "run",
+            "--submission",
+            _files(t, "bs.py", BAD_BATCH),
+            *SMOKE,
+            "--experiment-dir",
+            str(t / "new"),
+        ],
+        "not a positive int",
+    ),
     "submission-wrong-return-type": (
-        lambda t, e: ["run", "--submission", _files(t, "ret.py", WRONG_RETURN), *SMOKE,
-                      "--experiment-dir", str(t / "new")],
-        "must return (optimizer_state, params, model_state), got int"),
+        lambda t, e: [
+            "run",
+            "--submission",
+            _files(t, "ret.py", WRONG_RETURN),
+            *SMOKE,
+            "--experiment-dir",
+            str(t / "new"),
+        ],
+        "must return (optimizer_state, params, model_state), got int",
+    ),
     "search-space-malformed-json": (
         lambda t, e: ["run", *SMOKE, "--tuning-search-space", _files(t, "s.json", "{x")],
-        "malformed JSON"),
+        "malformed JSON",
+    ),
     "search-space-wrong-type": (
-        lambda t, e: ["run", *SMOKE, "--tuning-search-space",
-                      _files(t, "s.json", '{"lr": {"min": "a", "max": 1}}')],
-        "finite numbers"),
+        lambda t, e: [
+            "run",
+            *SMOKE,
+            "--tuning-search-space",
+            _files(t, "s.json", '{"lr": {"min": "a", "max": 1}}'),
+        ],
+        "finite numbers",
+    ),
     "search-space-empty-range": (
-        lambda t, e: ["run", *SMOKE, "--tuning-search-space",
-                      _files(t, "s.json", '{"lr": {"min": 1, "max": 0.5}}')],
-        "empty range"),
+        lambda t, e: [
+            "run",
+            *SMOKE,
+            "--tuning-search-space",
+            _files(t, "s.json", '{"lr": {"min": 1, "max": 0.5}}'),
+        ],
+        "empty range",
+    ),
     "search-space-empty-points": (
-        lambda t, e: ["run", *SMOKE, "--tuning-search-space",
-                      _files(t, "s.json", '{"lr": {"feasible_points": []}}')],
-        "non-empty list"),
+        lambda t, e: [
+            "run",
+            *SMOKE,
+            "--tuning-search-space",
+            _files(t, "s.json", '{"lr": {"feasible_points": []}}'),
+        ],
+        "non-empty list",
+    ),
     "hparams-index-out-of-range": (
-        lambda t, e: ["run", *SMOKE, "--tuning-search-space",
-                      _files(t, "s.json", '[{"learning_rate": 0.001}]'), "--hparams-index", "3"],
-        "outside the 1 points"),
+        lambda t, e: [
+            "run",
+            *SMOKE,
+            "--tuning-search-space",
+            _files(t, "s.json", '[{"learning_rate": 0.001}]'),
+            "--hparams-index",
+            "3",
+        ],
+        "outside the 1 points",
+    ),
     "budget-scale-zero": (lambda t, e: ["run", *SMOKE, "--budget-scale", "0"], "positive"),
     "budget-scale-negative": (lambda t, e: ["run", *SMOKE, "--budget-scale", "-2"], "positive"),
     "batch-size-zero": (lambda t, e: ["run", *SMOKE, "--batch-size", "0"], "positive"),
-    "studies-zero": (lambda t, e: ["tune", "--submission", "nadamw", "--studies", "0"],
-                     "positive"),
+    "studies-zero": (lambda t, e: ["tune", "--submission", "nadamw", "--studies", "0"], "positive"),
     "self-tuning-several-trials": (
-        lambda t, e: ["tune", "--submission", "nadamw", "--ruleset", "self", "--trials", "2",
-                      "--workloads", "fmnist_mlp", "--size", "smoke"],
-        "exactly one trial"),
+        lambda t, e: [
+            "tune",
+            "--submission",
+            "nadamw",
+            "--ruleset",
+            "self",
+            "--trials",
+            "2",
+            "--workloads",
+            "fmnist_mlp",
+            "--size",
+            "smoke",
+        ],
+        "exactly one trial",
+    ),
     "experiment-dir-unwritable": (
         lambda t, e: ["run", *SMOKE, "--experiment-dir", str(t / "ro" / "exp")],
-        "not writable"),
+        "not writable",
+    ),
     "experiment-dir-other-version": (
-        lambda t, e: ["tune", "--submission", "nadamw", "--workloads", "fmnist_mlp",
-                      "--size", "smoke", "--experiment-dir", str(e)],
-        "optbench_version"),
+        lambda t, e: [
+            "tune",
+            "--submission",
+            "nadamw",
+            "--workloads",
+            "fmnist_mlp",
+            "--size",
+            "smoke",
+            "--experiment-dir",
+            str(e),
+        ],
+        "optbench_version",
+    ),
     "run-over-a-finished-trial": (
-        lambda t, e: ["run", *SMOKE, "--experiment-dir", str(e)], "already holds a finished"),
+        lambda t, e: ["run", *SMOKE, "--experiment-dir", str(e)],
+        "already holds a finished",
+    ),
     "score-missing-dir": (lambda t, e: ["score", str(t / "nowhere")], "not"),
-    "score-unknown-baseline": (lambda t, e: ["score", str(e), "--baseline", "nadamx"],
-                               "baseline"),
+    "score-unknown-baseline": (lambda t, e: ["score", str(e), "--baseline", "nadamx"], "baseline"),
     "score-bad-targets": (
-        lambda t, e: ["score", str(e), "--targets", _files(t, "t.json", "[1, 2]")], "targets"),
+        lambda t, e: ["score", str(e), "--targets", _files(t, "t.json", "[1, 2]")],
+        "targets",
+    ),
     "report-unwritable-output": (
-        lambda t, e: ["report", str(e), "-o", str(t / "ro" / "r.html")], "cannot write"),
+        lambda t, e: ["report", str(e), "-o", str(t / "ro" / "r.html")],
+        "cannot write",
+    ),
 }
 
 
@@ -108,14 +185,20 @@ def finished_experiment(tmp_path_factory):
     """An experiment directory holding one finished smoke trial, from another 'version'."""
     exp = tmp_path_factory.mktemp("existing")
     assert main(["run", *SMOKE, "--experiment-dir", str(exp), "--max-steps", "3"]) == 0
-    (exp / "optbench_experiment.json").write_text(json.dumps(
-        {"optbench_version": "0.0.1", "size": "smoke", "seed": 0, "preset": "algoperf-v0.6"}))
+    (exp / "optbench_experiment.json").write_text(
+        json.dumps(
+            {"optbench_version": "0.0.1", "size": "smoke", "seed": 0, "preset": "algoperf-v0.6"}
+        )
+    )
     return exp
 
 
 def _snapshot(root: Path) -> dict[str, str]:
-    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -160,8 +160,10 @@ def test_ctc_loss_by_hand(loaded):
     assert out["n_valid_examples"].item() == 1
     # Two frames for one word "1": paths (1,1), (0,1), (1,0).
     p = torch.tensor([[0.5, 0.3] + [0.2 / 29] * 29, [0.4, 0.4] + [0.2 / 29] * 29])
-    out = w.loss_fn((torch.tensor([[1, 0]]), torch.tensor([[0.0, 1.0]])),
-                    (torch.log(p)[None], torch.zeros(1, 2)))
+    out = w.loss_fn(
+        (torch.tensor([[1, 0]]), torch.tensor([[0.0, 1.0]])),
+        (torch.log(p)[None], torch.zeros(1, 2)),
+    )
     prob = 0.3 * 0.4 + 0.5 * 0.4 + 0.3 * 0.4
     assert out["summed"].item() == pytest.approx(-math.log(prob), rel=1e-5)
     assert w.loss_type == spec.LossType.CTC_LOSS

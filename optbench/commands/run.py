@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from optbench import results, search_space
+from optbench import results, search_space, tuning
 from optbench.commands.common import (
     add_workload_args,
     check_writable,
@@ -37,7 +37,8 @@ def register(subparsers) -> None:
         "--ruleset",
         choices=("auto", "external", "self"),
         default="auto",
-        help="self: hyperparameters=None; external: a search-space point; auto "
+        help="self: hyperparameters=None, budget x1.5 (AlgoPerf v0.6); external: a "
+        "search-space point; auto "
         "(default): external if a search space is given or ships beside a submission "
         "file, else self",
     )
@@ -153,7 +154,7 @@ def _main(args: argparse.Namespace) -> int:
             hyperparameters=hyperparameters,
             seed=args.seed,
             trial_dir=trial,
-            budget_scale=args.budget_scale,
+            budget_scale=args.budget_scale * tuning.ruleset(ruleset).budget_scale,
             max_steps=args.max_steps,
             batch_size=args.batch_size,
             progress=not args.no_progress,

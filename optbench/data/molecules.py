@@ -74,7 +74,10 @@ _FRAGMENT_TASKS = (
     ("piperazine", "fr_piperzine", 1),
 )
 _PROPERTY_TASKS = (
-    "three_aromatic_rings", "logp_above_3", "tpsa_above_75", "fsp3_above_0.4",
+    "three_aromatic_rings",
+    "logp_above_3",
+    "tpsa_above_75",
+    "fsp3_above_0.4",
     "six_rotatable_bonds",
 )
 TASKS: tuple[str, ...] = tuple(t[0] for t in _FRAGMENT_TASKS) + _PROPERTY_TASKS
@@ -106,7 +109,9 @@ def _featurizer() -> Callable:
     RDLogger.DisableLog("rdApp.*")
     fragment_fns = [(getattr(Fragments, fn), k) for _, fn, k in _FRAGMENT_TASKS]
     bond_types = {
-        Chem.BondType.SINGLE: 0, Chem.BondType.DOUBLE: 1, Chem.BondType.TRIPLE: 2,
+        Chem.BondType.SINGLE: 0,
+        Chem.BondType.DOUBLE: 1,
+        Chem.BondType.TRIPLE: 2,
         Chem.BondType.AROMATIC: 3,
     }
     element = {symbol: i for i, symbol in enumerate(ELEMENTS)}
@@ -117,9 +122,14 @@ def _featurizer() -> Callable:
             return None
         o = len(ELEMENTS) + 1
         hot = [
-            (element.get(a.GetSymbol(), len(ELEMENTS)), o + min(a.GetDegree(), 4),
-             o + 6 + min(max(a.GetFormalCharge(), -1), 1), o + 8 + min(a.GetTotalNumHs(), 3),
-             o + 12 if a.GetIsAromatic() else -1, o + 13 if a.IsInRing() else -1)
+            (
+                element.get(a.GetSymbol(), len(ELEMENTS)),
+                o + min(a.GetDegree(), 4),
+                o + 6 + min(max(a.GetFormalCharge(), -1), 1),
+                o + 8 + min(a.GetTotalNumHs(), 3),
+                o + 12 if a.GetIsAromatic() else -1,
+                o + 13 if a.IsInRing() else -1,
+            )
             for a in mol.GetAtoms()
         ]
         nodes = np.zeros((len(hot), NODE_FEATURES + 1), np.uint8)  # column -1 catches "off"
@@ -129,8 +139,11 @@ def _featurizer() -> Callable:
         for bond in mol.GetBonds():
             a, b = bond.GetBeginAtomIdx(), bond.GetEndAtomIdx()
             ends += [(a, b), (b, a)]
-            kind = (bond_types.get(bond.GetBondType(), 0), 4 if bond.GetIsConjugated() else -1,
-                    5 if bond.IsInRing() else -1)
+            kind = (
+                bond_types.get(bond.GetBondType(), 0),
+                4 if bond.GetIsConjugated() else -1,
+                5 if bond.IsInRing() else -1,
+            )
             kinds += [kind, kind]
         edges = np.array(ends, np.int32).reshape(-1, 2).T
         edge_feats = np.zeros((len(kinds), EDGE_FEATURES + 1), np.uint8)

@@ -66,8 +66,15 @@ def _slices(volume: np.ndarray, resolution: int) -> tuple[np.ndarray, np.ndarray
         moved = vol.movedim(axis, 0)
         h, w = moved.shape[1:]
         side = max(h, w)
-        padded = F.pad(moved, ((side - w) // 2, side - w - (side - w) // 2,
-                               (side - h) // 2, side - h - (side - h) // 2))
+        padded = F.pad(
+            moved,
+            (
+                (side - w) // 2,
+                side - w - (side - w) // 2,
+                (side - h) // 2,
+                side - h - (side - h) // 2,
+            ),
+        )
         small = F.adaptive_avg_pool2d(padded[:, None], resolution)[:, 0]
         head = (small > 0.1 * small.amax()).float().mean(dim=(1, 2))
         for i in range(len(small)):
@@ -86,8 +93,10 @@ def _assign(indices: np.ndarray) -> np.ndarray:
     # A training slice next to an evaluation block is dropped too (both sides of the boundary).
     prev_eval = np.array([PATTERN[(b - 1) % len(PATTERN)] != "train" for b in block])
     next_eval = np.array([PATTERN[(b + 1) % len(PATTERN)] != "train" for b in block])
-    drop = (edge & (split != "train")) | ((offset < GAP) & prev_eval) | (
-        (offset >= BLOCK - GAP) & next_eval
+    drop = (
+        (edge & (split != "train"))
+        | ((offset < GAP) & prev_eval)
+        | ((offset >= BLOCK - GAP) & next_eval)
     )
     split[drop] = ""
     return split

@@ -25,27 +25,76 @@ from optbench.data.cache import cached_arrays, default_cache_dir
 from optbench.errors import UserError
 
 VOCAB: tuple[str, ...] = (
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-    "yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go",
-    "hello", "world", "time", "day", "good", "bad", "red", "blue", "green", "house",
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "yes",
+    "no",
+    "up",
+    "down",
+    "left",
+    "right",
+    "on",
+    "off",
+    "stop",
+    "go",
+    "hello",
+    "world",
+    "time",
+    "day",
+    "good",
+    "bad",
+    "red",
+    "blue",
+    "green",
+    "house",
 )
 TRAIN_ACCENTS = ("en-us", "en-gb", "en-gb-x-rp", "en-gb-x-gbclan", "en-gb-scotland", "en-029")
 HELD_OUT_ACCENT = "en-gb-x-gbcwmd"
 TRAIN_VARIANTS = (
-    "m1", "m2", "m3", "m4", "m6", "f1", "f2", "f4",
-    "klatt", "klatt3", "Andy", "david", "edward", "linda", "steph", "max",
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m6",
+    "f1",
+    "f2",
+    "f4",
+    "klatt",
+    "klatt3",
+    "Andy",
+    "david",
+    "edward",
+    "linda",
+    "steph",
+    "max",
 )
-HELD_OUT_VARIANTS = {"validation": ("m5", "f3", "klatt2", "john"),
-                     "test": ("m7", "f5", "klatt4", "robert")}
+HELD_OUT_VARIANTS = {
+    "validation": ("m5", "f3", "klatt2", "john"),
+    "test": ("m7", "f5", "klatt4", "robert"),
+}
 SAMPLE_RATE = 16_000
 ESPEAK_RATE = 22_050
 N_FFT, HOP, N_MELS = 400, 160, 80
 _SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 
 
-def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sr: int = SAMPLE_RATE,
-                   fmin: float = 20.0, fmax: float = 7600.0) -> np.ndarray:
+def mel_filterbank(
+    n_mels: int = N_MELS,
+    n_fft: int = N_FFT,
+    sr: int = SAMPLE_RATE,
+    fmin: float = 20.0,
+    fmax: float = 7600.0,
+) -> np.ndarray:
     """Triangular mel filters ``(n_fft // 2 + 1, n_mels)`` (HTK mel scale)."""
+
     def to_mel(f):
         return 2595.0 * np.log10(1.0 + np.asarray(f) / 700.0)
 
@@ -82,8 +131,11 @@ def utterance_spec(
         accent = TRAIN_ACCENTS[rng.integers(len(TRAIN_ACCENTS))]
         variant = TRAIN_VARIANTS[rng.integers(len(TRAIN_VARIANTS))]
     else:
-        accent = (HELD_OUT_ACCENT if rng.random() < 0.25
-                  else TRAIN_ACCENTS[rng.integers(len(TRAIN_ACCENTS))])
+        accent = (
+            HELD_OUT_ACCENT
+            if rng.random() < 0.25
+            else TRAIN_ACCENTS[rng.integers(len(TRAIN_ACCENTS))]
+        )
         variant = HELD_OUT_VARIANTS[split][rng.integers(4)]
     return {
         "words": words.tolist(),
@@ -100,8 +152,17 @@ def synthesise(spec: dict) -> np.ndarray:
     from scipy.signal import resample_poly
 
     text = " ".join(VOCAB[w] for w in spec["words"])
-    cmd = ["espeak-ng", "-v", spec["voice"], "-s", str(spec["rate"]), "-p", str(spec["pitch"]),
-           "--stdout", text]
+    cmd = [
+        "espeak-ng",
+        "-v",
+        spec["voice"],
+        "-s",
+        str(spec["rate"]),
+        "-p",
+        str(spec["pitch"]),
+        "--stdout",
+        text,
+    ]
     raw = subprocess.run(cmd, capture_output=True, check=True).stdout
     # espeak-ng streams a 44-byte WAV header with unknown length, then 16-bit mono PCM.
     pcm = np.frombuffer(raw[44 : 44 + (len(raw) - 44) // 2 * 2], dtype="<i2")
@@ -117,8 +178,12 @@ def _synthesise_many(specs: list[dict]) -> list[np.ndarray]:
 
 
 def load(
-    sizes: dict[str, int], max_words: int = 5, vocab_size: int = len(VOCAB), seed: int = 0,
-    workers: int = 2, cache_dir: Path | None = None,
+    sizes: dict[str, int],
+    max_words: int = 5,
+    vocab_size: int = len(VOCAB),
+    seed: int = 0,
+    workers: int = 2,
+    cache_dir: Path | None = None,
 ) -> tuple[dict[str, np.ndarray], dict]:
     """Synthesised utterances per split: ``({<split>_<array>}, provenance)``.
 

@@ -64,7 +64,9 @@ class _GinLayer(nn.Module):
         super().__init__()
         self.edge = nn.Linear(molecules.EDGE_FEATURES, width)
         self.mlp = nn.Sequential(
-            nn.Linear(width, 2 * width), nn.LayerNorm(2 * width), activation(),
+            nn.Linear(width, 2 * width),
+            nn.LayerNorm(2 * width),
+            activation(),
             nn.Linear(2 * width, width),
         )
         self.norm = nn.LayerNorm(width)
@@ -272,7 +274,9 @@ class MoleculesGnn(TorchWorkload):
         else:
             n_valid = torch.as_tensor(per_example.numel(), device=per_example.device)
         return {
-            "summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example
+            "summed": per_example.sum(),
+            "n_valid_examples": n_valid,
+            "per_example": per_example,
         }
 
     # --- evaluation ---------------------------------------------------------------------------
@@ -295,8 +299,9 @@ class MoleculesGnn(TorchWorkload):
             for start in range(0, n, self.eval_batch_size):
                 idx = torch.arange(start, min(start + self.eval_batch_size, n), device=self.device)
                 batch = data.batch(idx)
-                out, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng,
-                                       False)
+                out, _ = self.model_fn(
+                    params, batch, model_state, spec.ForwardPassMode.EVAL, rng, False
+                )
                 logits.append(out.float())
                 labels.append(batch["targets"])
                 weights.append(batch["weights"])

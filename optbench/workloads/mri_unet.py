@@ -63,8 +63,12 @@ class _ConvBlock(nn.Module):
     def __init__(self, cin: int, cout: int, activation: type[nn.Module]) -> None:
         super().__init__()
         self.layers = nn.Sequential(
-            nn.Conv2d(cin, cout, 3, padding=1, bias=False), nn.GroupNorm(cout, cout), activation(),
-            nn.Conv2d(cout, cout, 3, padding=1, bias=False), nn.GroupNorm(cout, cout), activation(),
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.GroupNorm(cout, cout),
+            activation(),
+            nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+            nn.GroupNorm(cout, cout),
+            activation(),
         )
 
     def forward(self, x):
@@ -86,10 +90,13 @@ class UNet(nn.Module):
         self.bottleneck = _ConvBlock(ch, ch * 2, activation)
         self.up_transpose, self.up_conv = nn.ModuleList(), nn.ModuleList()
         for _ in range(levels):
-            self.up_transpose.append(nn.Sequential(
-                nn.ConvTranspose2d(ch * 2, ch, 2, stride=2, bias=False), nn.GroupNorm(ch, ch),
-                activation(),
-            ))
+            self.up_transpose.append(
+                nn.Sequential(
+                    nn.ConvTranspose2d(ch * 2, ch, 2, stride=2, bias=False),
+                    nn.GroupNorm(ch, ch),
+                    activation(),
+                )
+            )
             self.up_conv.append(_ConvBlock(ch * 2, ch, activation))
             ch //= 2
         self.output = nn.Conv2d(channels, 1, 1)
@@ -213,7 +220,9 @@ class MriUnet(TorchWorkload):
         else:
             n_valid = torch.as_tensor(len(per_example), device=per_example.device)
         return {
-            "summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example
+            "summed": per_example.sum(),
+            "n_valid_examples": n_valid,
+            "per_example": per_example,
         }
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:

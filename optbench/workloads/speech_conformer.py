@@ -46,8 +46,12 @@ class FeedForward(nn.Module):
     def __init__(self, dim: int) -> None:
         super().__init__()
         self.layers = nn.Sequential(
-            nn.LayerNorm(dim), nn.Linear(dim, 4 * dim), nn.SiLU(), nn.Dropout(0.0),
-            nn.Linear(4 * dim, dim), nn.Dropout(0.0),
+            nn.LayerNorm(dim),
+            nn.Linear(dim, 4 * dim),
+            nn.SiLU(),
+            nn.Dropout(0.0),
+            nn.Linear(4 * dim, dim),
+            nn.Dropout(0.0),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -106,8 +110,15 @@ def sinusoids(length: int, dim: int) -> torch.Tensor:
 class Conformer(nn.Module):
     """SpecAugment, conv x4 subsampling, sinusoidal positions, Conformer blocks, CTC head."""
 
-    def __init__(self, dim: int, heads: int, blocks: int, kernel: int, channels: int,
-                 temperature: float = 1.0) -> None:
+    def __init__(
+        self,
+        dim: int,
+        heads: int,
+        blocks: int,
+        kernel: int,
+        channels: int,
+        temperature: float = 1.0,
+    ) -> None:
         super().__init__()
         self.dim = dim
         self.specaug = SpecAugment()
@@ -145,11 +156,17 @@ class SpeechConformer(SpeechCtcWorkload):
         types = super().model_params_types
         for key in types:
             if ".attn.qkv." in key:
-                types[key] = (spec.ParameterType.ATTENTION_BIAS if key.endswith("bias")
-                              else spec.ParameterType.ATTENTION_QKV)
+                types[key] = (
+                    spec.ParameterType.ATTENTION_BIAS
+                    if key.endswith("bias")
+                    else spec.ParameterType.ATTENTION_QKV
+                )
             elif ".attn.out." in key:
-                types[key] = (spec.ParameterType.ATTENTION_BIAS if key.endswith("bias")
-                              else spec.ParameterType.ATTENTION_OUT)
+                types[key] = (
+                    spec.ParameterType.ATTENTION_BIAS
+                    if key.endswith("bias")
+                    else spec.ParameterType.ATTENTION_OUT
+                )
         return types
 
 

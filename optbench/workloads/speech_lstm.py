@@ -90,8 +90,10 @@ class ConvSubsampling(nn.Module):
     def __init__(self, channels: int, dim: int, activation: type[nn.Module]) -> None:
         super().__init__()
         self.conv = nn.Sequential(
-            nn.Conv2d(1, channels, 3, stride=2, padding=1), activation(),
-            nn.Conv2d(channels, channels, 3, stride=2, padding=1), activation(),
+            nn.Conv2d(1, channels, 3, stride=2, padding=1),
+            activation(),
+            nn.Conv2d(channels, channels, 3, stride=2, padding=1),
+            activation(),
         )
         self.proj = nn.Linear(channels * (speech.N_MELS // 4), dim)
 
@@ -103,8 +105,9 @@ class ConvSubsampling(nn.Module):
 class LstmCtc(nn.Module):
     """SpecAugment, conv subsampling, bidirectional LSTM layers, dropout, linear CTC head."""
 
-    def __init__(self, channels: int, dim: int, hidden: int, layers: int,
-                 activation: type[nn.Module]) -> None:
+    def __init__(
+        self, channels: int, dim: int, hidden: int, layers: int, activation: type[nn.Module]
+    ) -> None:
         super().__init__()
         self.specaug = SpecAugment()
         self.frontend = ConvSubsampling(channels, dim, activation)
@@ -116,8 +119,9 @@ class LstmCtc(nn.Module):
         h = self.frontend(self.specaug(x, lengths))
         out_lengths = torch.div(lengths + 3, 4, rounding_mode="floor").clamp(1, h.shape[1])
         frames = h.shape[1]
-        packed = nn.utils.rnn.pack_padded_sequence(h, out_lengths.cpu(), batch_first=True,
-                                                   enforce_sorted=False)
+        packed = nn.utils.rnn.pack_padded_sequence(
+            h, out_lengths.cpu(), batch_first=True, enforce_sorted=False
+        )
         h, _ = self.lstm(packed)
         h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=frames)
         return self.output(self.dropout(h))
@@ -126,8 +130,14 @@ class LstmCtc(nn.Module):
 class _SpeechSplit:
     """One split's utterances (concatenated features, offsets, words) and batch assembly."""
 
-    def __init__(self, arrays: Mapping[str, np.ndarray], prefix: str, mean: np.ndarray,
-                 std: np.ndarray, device: torch.device) -> None:
+    def __init__(
+        self,
+        arrays: Mapping[str, np.ndarray],
+        prefix: str,
+        mean: np.ndarray,
+        std: np.ndarray,
+        device: torch.device,
+    ) -> None:
         self.features = torch.from_numpy(np.asarray(arrays[f"{prefix}_features"]))
         self.frames = np.asarray(arrays[f"{prefix}_frames"]).astype(np.int64)
         self.starts = np.r_[0, np.cumsum(self.frames)[:-1]]
@@ -158,8 +168,10 @@ class _SpeechSplit:
         word_counts_t = torch.tensor(word_counts)
         return {
             "inputs": (x.to(self.device), lengths_to_paddings(lengths_t, t).to(self.device)),
-            "targets": (tokens.to(self.device),
-                        lengths_to_paddings(word_counts_t, tokens.shape[1]).to(self.device)),
+            "targets": (
+                tokens.to(self.device),
+                lengths_to_paddings(word_counts_t, tokens.shape[1]).to(self.device),
+            ),
         }
 
 
@@ -168,8 +180,10 @@ class SpeechCtcWorkload(TorchWorkload):
 
     output_layer = "output"
     synthetic_data = True
-    data_source = ("SYNTHETIC speech: espeak-ng utterances of 1-5 words (30-word vocabulary), "
-                   "held-out voices for validation and test")
+    data_source = (
+        "SYNTHETIC speech: espeak-ng utterances of 1-5 words (30-word vocabulary), "
+        "held-out voices for validation and test"
+    )
 
     @property
     def target_metric_name(self) -> str:
@@ -186,8 +200,10 @@ class SpeechCtcWorkload(TorchWorkload):
             return
         n_train, n_val, n_test, max_words, vocab_size = DATA_SIZES[self.size]
         arrays, self.data_provenance = speech.load(
-            {"train": n_train, "validation": n_val, "test": n_test}, max_words=max_words,
-            vocab_size=vocab_size, cache_dir=self._cache_dir,
+            {"train": n_train, "validation": n_val, "test": n_test},
+            max_words=max_words,
+            vocab_size=vocab_size,
+            cache_dir=self._cache_dir,
         )
         train = np.asarray(arrays["train_features"], np.float32)
         self._mean, self._std = train.mean(axis=0), train.std(axis=0) + 1e-5
@@ -294,8 +310,15 @@ class SpeechCtcWorkload(TorchWorkload):
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         input_lengths = (1 - logit_paddings).sum(dim=1).long()
         target_lengths = (1 - target_paddings).sum(dim=1).long()
-        per_example = F.ctc_loss(log_probs.transpose(0, 1), targets.long(), input_lengths,
-                                 target_lengths, blank=0, reduction="none", zero_infinity=True)
+        per_example = F.ctc_loss(
+            log_probs.transpose(0, 1),
+            targets.long(),
+            input_lengths,
+            target_lengths,
+            blank=0,
+            reduction="none",
+            zero_infinity=True,
+        )
         if mask_batch is not None:
             per_example = per_example * mask_batch
             n_valid = (target_lengths * mask_batch).sum()
@@ -303,7 +326,9 @@ class SpeechCtcWorkload(TorchWorkload):
             n_valid = target_lengths.sum()
         n_valid = n_valid.to(per_example.dtype).clamp_min(1)
         return {
-            "summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example
+            "summed": per_example.sum(),
+            "n_valid_examples": n_valid,
+            "per_example": per_example,
         }
 
     # --- evaluation ---------------------------------------------------------------------------
@@ -326,8 +351,9 @@ class SpeechCtcWorkload(TorchWorkload):
             loss_sum = 0.0
             for start in range(0, n, self.eval_batch_size):
                 batch = data.batch(np.arange(start, min(start + self.eval_batch_size, n)))
-                out, _ = self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng,
-                                       False)
+                out, _ = self.model_fn(
+                    params, batch, model_state, spec.ForwardPassMode.EVAL, rng, False
+                )
                 loss_sum += self.loss_fn(batch["targets"], out)["summed"].item()
                 tokens, token_paddings = batch["targets"]
                 references = [
@@ -344,7 +370,7 @@ class SpeechCtcWorkload(TorchWorkload):
 
 
 # size -> (conv channels, projection dim, LSTM hidden per direction, LSTM layers)
-_LSTM_SIZES = {"smoke": (8, 64, 64, 1), "mini": (32, 256, 160, 2)}
+_LSTM_SIZES = {"smoke": (16, 128, 128, 1), "mini": (32, 256, 160, 2)}
 
 
 class SpeechLstm(SpeechCtcWorkload):
