@@ -199,6 +199,18 @@ class TorchWorkload(spec.Workload):
     def eval_batch_size(self) -> int:
         return 1024
 
+    @property
+    def train_mean(self) -> Any:
+        """Mean used to standardise inputs (``_mean`` set while loading; 0 if none)."""
+        self.load_data()
+        return getattr(self, "_mean", 0.0)
+
+    @property
+    def train_stddev(self) -> Any:
+        """Standard deviation used to standardise inputs (``_std``; 1 if none)."""
+        self.load_data()
+        return getattr(self, "_std", 1.0)
+
     # --- targets and budget -------------------------------------------------------------------
     @property
     def validation_target_value(self) -> float:

@@ -117,14 +117,6 @@ class ClicksDlrm(TorchWorkload):
         return spec.LossType.SIGMOID_CROSS_ENTROPY
 
     @property
-    def train_mean(self) -> float:
-        return 0.0
-
-    @property
-    def train_stddev(self) -> float:
-        return 1.0
-
-    @property
     def eval_batch_size(self) -> int:
         return 16_384
 

@@ -46,16 +46,6 @@ class FashionMnistMlp(ClassificationWorkload):
             "test": prep(arrays["test_x"], arrays["test_y"], n_test),
         }
 
-    @property
-    def train_mean(self) -> float:
-        self.load_data()
-        return self._mean
-
-    @property
-    def train_stddev(self) -> float:
-        self.load_data()
-        return self._std
-
     def _build_model(self) -> nn.Module:
         width = _SIZES[self.size][3]
         return nn.Sequential(

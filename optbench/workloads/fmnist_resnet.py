@@ -112,16 +112,6 @@ class FashionMnistResNet(ClassificationWorkload):
         splits, self._mean, self._std = load_images(self, n_train, n_val, n_test)
         return splits
 
-    @property
-    def train_mean(self) -> float:
-        self.load_data()
-        return self._mean
-
-    @property
-    def train_stddev(self) -> float:
-        self.load_data()
-        return self._std
-
     def _build_model(self) -> nn.Module:
         return ResNet(_SIZES[self.size][3], self.activation)
 

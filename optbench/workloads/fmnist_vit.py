@@ -157,16 +157,6 @@ class FashionMnistViT(ClassificationWorkload):
         splits, self._mean, self._std = load_images(self, n_train, n_val, n_test)
         return splits
 
-    @property
-    def train_mean(self) -> float:
-        self.load_data()
-        return self._mean
-
-    @property
-    def train_stddev(self) -> float:
-        self.load_data()
-        return self._std
-
     def _build_model(self) -> nn.Module:
         patch, dim, depth, heads, mlp_dim = _SIZES[self.size][3:]
         return VisionTransformer(patch, dim, depth, heads, mlp_dim, post_ln=self.post_ln)

@@ -200,14 +200,6 @@ class MoleculesGnn(TorchWorkload):
         return min(self.num_validation_examples, self.num_train_examples)
 
     @property
-    def train_mean(self) -> float:
-        return 0.0
-
-    @property
-    def train_stddev(self) -> float:
-        return 1.0
-
-    @property
     def eval_batch_size(self) -> int:
         return 1000
 

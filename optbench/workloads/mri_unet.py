@@ -136,14 +136,6 @@ class MriUnet(TorchWorkload):
         return spec.LossType.MEAN_ABSOLUTE_ERROR
 
     @property
-    def train_mean(self) -> float:
-        return 0.0
-
-    @property
-    def train_stddev(self) -> float:
-        return 1.0
-
-    @property
     def eval_batch_size(self) -> int:
         return 256
 

@@ -117,14 +117,6 @@ class ShakespeareLM(TorchWorkload):
         return spec.LossType.SOFTMAX_CROSS_ENTROPY
 
     @property
-    def train_mean(self) -> float:
-        return 0.0
-
-    @property
-    def train_stddev(self) -> float:
-        return 1.0
-
-    @property
     def vocab_size(self) -> int:
         """Number of distinct characters (84)."""
         self.load_data()

@@ -237,16 +237,6 @@ class SpeechCtcWorkload(TorchWorkload):
         return min(self.num_validation_examples, self.num_train_examples)
 
     @property
-    def train_mean(self) -> np.ndarray:
-        self.load_data()
-        return self._mean
-
-    @property
-    def train_stddev(self) -> np.ndarray:
-        self.load_data()
-        return self._std
-
-    @property
     def eval_batch_size(self) -> int:
         return 256
 
