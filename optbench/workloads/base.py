@@ -389,3 +389,35 @@ class ClassificationWorkload(TorchWorkload):
         if not math.isfinite(loss):
             loss = math.nan
         return {"accuracy": float(correct), "loss": float(loss)}
+
+
+class SplitObjectWorkload(TorchWorkload):
+    """A workload whose splits are objects with ``len()`` and ``batch(indices)`` (graphs, padded
+    sequences) instead of ``(inputs, targets)`` tensors; ``load_data`` fills ``self._splits``.
+    The eval-train split is the first ``num_eval_train_examples`` of train."""
+
+    def _split(self, split: str) -> Any:
+        self.load_data()
+        assert self._splits is not None
+        return self._splits["train" if split == "eval_train" else split]
+
+    def _split_size(self, split: str) -> int:
+        if split == "eval_train":
+            return self.num_eval_train_examples
+        return len(self._split(split))
+
+    @property
+    def num_train_examples(self) -> int:
+        return len(self._split("train"))
+
+    @property
+    def num_validation_examples(self) -> int:
+        return len(self._split("validation"))
+
+    @property
+    def num_test_examples(self) -> int:
+        return len(self._split("test"))
+
+    @property
+    def num_eval_train_examples(self) -> int:
+        return min(self.num_validation_examples, self.num_train_examples)

@@ -22,7 +22,7 @@ from torch import nn
 from optbench import prng, spec
 from optbench.data import molecules
 from optbench.errors import UserError
-from optbench.workloads.base import TorchWorkload
+from optbench.workloads.base import SplitObjectWorkload
 
 # size -> (train, validation, test molecules, hidden width, message-passing layers)
 _SIZES = {"smoke": (2_000, 500, 500, 32, 2), "mini": (20_000, 2_000, 2_000, 128, 4)}
@@ -145,7 +145,7 @@ class _GraphSplit:
         }
 
 
-class MoleculesGnn(TorchWorkload):
+class MoleculesGnn(SplitObjectWorkload):
     """GINE network (4 layers, width 128; 2 x 32 at smoke size) on MOSES molecules, 32 tasks."""
 
     name = "molecules_gnn"
@@ -172,32 +172,6 @@ class MoleculesGnn(TorchWorkload):
             self._splits = {
                 s: _GraphSplit(arrays, s, self.device) for s in ("train", "validation", "test")
             }
-
-    def _split(self, split: str) -> _GraphSplit:
-        self.load_data()
-        assert self._splits is not None
-        return self._splits["train" if split == "eval_train" else split]
-
-    def _split_size(self, split: str) -> int:
-        if split == "eval_train":
-            return self.num_eval_train_examples
-        return len(self._split(split))
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._split("train"))
-
-    @property
-    def num_validation_examples(self) -> int:
-        return len(self._split("validation"))
-
-    @property
-    def num_test_examples(self) -> int:
-        return len(self._split("test"))
-
-    @property
-    def num_eval_train_examples(self) -> int:
-        return min(self.num_validation_examples, self.num_train_examples)
 
     @property
     def eval_batch_size(self) -> int:

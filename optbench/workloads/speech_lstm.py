@@ -24,7 +24,7 @@ from torch import nn
 from optbench import prng, spec
 from optbench.data import speech
 from optbench.errors import UserError
-from optbench.workloads.base import TorchWorkload
+from optbench.workloads.base import SplitObjectWorkload
 
 NUM_CLASSES = len(speech.VOCAB) + 1  # words + the CTC blank (0)
 # size -> (train, validation, test utterances, maximum words per utterance, vocabulary size);
@@ -175,7 +175,7 @@ class _SpeechSplit:
         }
 
 
-class SpeechCtcWorkload(TorchWorkload):
+class SpeechCtcWorkload(SplitObjectWorkload):
     """Word-level CTC on the synthesised utterances, scored by WER (shared by both models)."""
 
     output_layer = "output"
@@ -211,30 +211,6 @@ class SpeechCtcWorkload(TorchWorkload):
             s: _SpeechSplit(arrays, s, self._mean, self._std, self.device)
             for s in ("train", "validation", "test")
         }
-
-    def _split(self, split: str) -> _SpeechSplit:
-        self.load_data()
-        assert self._splits is not None
-        return self._splits["train" if split == "eval_train" else split]
-
-    def _split_size(self, split: str) -> int:
-        return self.num_eval_train_examples if split == "eval_train" else len(self._split(split))
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._split("train"))
-
-    @property
-    def num_validation_examples(self) -> int:
-        return len(self._split("validation"))
-
-    @property
-    def num_test_examples(self) -> int:
-        return len(self._split("test"))
-
-    @property
-    def num_eval_train_examples(self) -> int:
-        return min(self.num_validation_examples, self.num_train_examples)
 
     @property
     def eval_batch_size(self) -> int:
