@@ -263,6 +263,33 @@ class TorchWorkload(spec.Workload):
     def is_output_params(self, param_key: str) -> bool:
         return bool(self.output_layer) and param_key.startswith(self.output_layer + ".")
 
+    def _set_mode(
+        self,
+        model: nn.Module,
+        mode: spec.ForwardPassMode,
+        update_batch_norm: bool,
+        dropout_rate: float | None,
+    ) -> bool:
+        """Put ``model`` in train or eval mode, freeze BatchNorm statistics unless
+        ``update_batch_norm``, and set the dropout rate (``dropout_rate`` as in AlgoPerf v0.6, else
+        the rate given at init as in v0.5). Returns whether the pass is a training pass.
+
+        Runs inside every timed step, so the dropout modules are only visited when the rate
+        changes."""
+        training = mode == spec.ForwardPassMode.TRAIN
+        model.train(training)
+        if training and not update_batch_norm:
+            for module in model.modules():
+                if isinstance(module, nn.modules.batchnorm._BatchNorm):
+                    module.eval()
+        rate = self._dropout_rate if dropout_rate is None else float(dropout_rate)
+        if getattr(model, "_optbench_dropout_rate", None) != rate:
+            for module in model.modules():
+                if isinstance(module, nn.Dropout):
+                    module.p = rate
+            model._optbench_dropout_rate = rate
+        return training
+
     def model_fn(
         self,
         params: nn.Module,
@@ -276,16 +303,7 @@ class TorchWorkload(spec.Workload):
     ) -> tuple[torch.Tensor, Any]:
         """Forward pass; ``dropout_rate`` (AlgoPerf v0.6) overrides the rate set at init (v0.5)."""
         model = params
-        training = mode == spec.ForwardPassMode.TRAIN
-        model.train(training)
-        if training and not update_batch_norm:
-            for module in model.modules():
-                if isinstance(module, nn.modules.batchnorm._BatchNorm):
-                    module.eval()
-        rate = self._dropout_rate if dropout_rate is None else float(dropout_rate)
-        for module in model.modules():
-            if isinstance(module, nn.Dropout):
-                module.p = rate
+        training = self._set_mode(model, mode, update_batch_norm, dropout_rate)
         context = contextlib.nullcontext() if training else torch.no_grad()
         with context:
             logits = model(augmented_and_preprocessed_input_batch["inputs"])

@@ -214,12 +214,8 @@ class MoleculesGnn(SplitObjectWorkload):
     ) -> tuple[torch.Tensor, Any]:
         """Forward pass on a batch of graphs; logits (B, 32)."""
         model = params
-        model.train(mode == spec.ForwardPassMode.TRAIN)
-        rate = self._dropout_rate if dropout_rate is None else float(dropout_rate)
-        for module in model.modules():
-            if isinstance(module, nn.Dropout):
-                module.p = rate
-        with torch.set_grad_enabled(mode == spec.ForwardPassMode.TRAIN):
+        training = self._set_mode(model, mode, update_batch_norm, dropout_rate)
+        with torch.set_grad_enabled(training):
             return model(augmented_and_preprocessed_input_batch), model_state
 
     def loss_fn(

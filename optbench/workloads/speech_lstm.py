@@ -248,12 +248,7 @@ class SpeechCtcWorkload(SplitObjectWorkload):
     ) -> tuple[tuple[torch.Tensor, torch.Tensor], Any]:
         """Forward pass; returns ``((logits, logit_paddings), model_state)`` as AlgoPerf's."""
         model = params
-        training = mode == spec.ForwardPassMode.TRAIN
-        model.train(training)
-        rate = self._dropout_rate if dropout_rate is None else float(dropout_rate)
-        for module in model.modules():
-            if isinstance(module, nn.Dropout):
-                module.p = rate
+        training = self._set_mode(model, mode, update_batch_norm, dropout_rate)
         features, paddings = augmented_and_preprocessed_input_batch["inputs"]
         lengths = (1 - paddings).sum(dim=1).long()
         with torch.set_grad_enabled(training):
