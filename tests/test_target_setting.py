@@ -1,12 +1,17 @@
-"""The target-setting procedure: its output follows from its recorded runs."""
+"""The target-setting procedure: its output follows from its recorded, step-based runs."""
 
 from __future__ import annotations
 
 import math
 import statistics
+from pathlib import Path
 
+import pytest
+
+from optbench import results
+from optbench.errors import UserError
 from optbench.executors import InlineExecutor
-from optbench.target_setting import set_targets
+from optbench.target_setting import calibrate_budget, committed_entry, set_targets
 
 
 def test_targets_follow_from_the_recorded_reruns(tmp_path):
@@ -15,23 +20,62 @@ def test_targets_follow_from_the_recorded_reruns(tmp_path):
         "smoke",
         experiment_dir=tmp_path,
         executor=InlineExecutor(),
-        search_budget_sec=0.5,
+        steps=60,
+        evals=6,
         trials=1,
         reruns=3,
         algorithms=("nadamw", "momentum"),
     )
     record = entry["target_setting"]
-    assert len(record["search"]) == 2
+    # each algorithm: its self-tuning point (trial 0) and one quasi-random point
+    assert [(s["algorithm"], s["trial"]) for s in record["search"]] == [
+        ("nadamw", 0),
+        ("nadamw", 1),
+        ("momentum", 0),
+        ("momentum", 1),
+    ]
+    assert record["search"][0]["hyperparameters"]["learning_rate"] == pytest.approx(1.7486e-3, 1e-3)
+    completed = 0
+    for run in (tmp_path / "search").rglob("eval_measurements.csv"):
+        if results.read_json(run.parent / "result.json")["status"] == "failed":
+            continue  # a diverged point stops early (momentum's quasi-random lr is large)
+        steps = [int(r["global_step"]) for r in results.read_eval_measurements(run)]
+        assert steps == [1, 10, 20, 30, 40, 50, 60]  # exactly `steps` steps, evals every 10
+        completed += 1
+    assert completed >= 2
     picked = record["picked"]
     assert picked["best_validation"] == max(s["best_validation"] for s in record["search"])
     assert entry["validation_target_value"] == round(
         statistics.median(record["rerun_best_validation"]), 6
     )
-    times = [t for t in record["rerun_time_to_target"] if t is not None]
-    assert len(times) >= 2  # the median run and those above it reach the median best
-    assert entry["max_allowed_runtime_sec"] >= statistics.median(times) / 0.75
-    assert entry["max_allowed_runtime_sec"] % 5 == 0
-    steps = [s for s in record["rerun_steps_to_target"] if s is not None]
-    assert entry["min_steps_to_target"] == max(1, min(steps) // 4)
+    assert entry["step_hint"] == 60
+    reached = [s for s in record["rerun_steps_to_target"] if s is not None]
+    assert len(reached) >= 2  # the median run and those above it reach the median best
+    assert record["steps_needed"] == max(reached)
+    assert entry["min_steps_to_target"] == max(1, min(reached) // 4)
     assert len(set(record["rerun_seeds"])) == 3
-    assert entry["step_hint"] >= 10 and math.isfinite(entry["calibration_gflops"])
+    seconds = record["steps_needed"] * entry["calibration_seconds_per_step"]
+    budget = entry["max_allowed_runtime_sec"]
+    assert seconds / 0.75 <= budget < seconds / 0.75 + 5 and budget % 5 == 0
+    assert math.isfinite(entry["calibration_gflops"])
+
+    # re-deriving the budget from the record alone gives the same formula's answer
+    again = calibrate_budget("fmnist_mlp", "smoke", entry)
+    seconds = record["steps_needed"] * again["calibration_seconds_per_step"]
+    assert seconds / 0.75 <= again["max_allowed_runtime_sec"] < seconds / 0.75 + 5
+
+
+def test_budgets_only_needs_a_recorded_procedure():
+    with pytest.raises(UserError, match="optbench targets"):
+        committed_entry("fmnist_mlp", "smoke")  # hand-set smoke targets: nothing to time
+
+
+def test_search_runs_are_independent_of_machine_speed(tmp_path: Path):
+    """Same seeds, same steps: the recorded search values repeat exactly (they count steps)."""
+    kwargs = dict(
+        executor=InlineExecutor(), steps=20, evals=2, trials=0, reruns=1, algorithms=("nadamw",)
+    )
+    a = set_targets("fmnist_mlp", "smoke", experiment_dir=tmp_path / "a", budget=False, **kwargs)
+    b = set_targets("fmnist_mlp", "smoke", experiment_dir=tmp_path / "b", budget=False, **kwargs)
+    assert a["target_setting"]["search"] == b["target_setting"]["search"]
+    assert a["validation_target_value"] == b["validation_target_value"]

@@ -31,6 +31,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
+    return value
+
+
 def add_workload_args(parser: argparse.ArgumentParser, many: bool) -> None:
     """--workload(s), --size, --data-dir, --cache-dir, --download, --device."""
     if many:

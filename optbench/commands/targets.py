@@ -12,12 +12,12 @@ from optbench.commands.common import (
     add_workload_args,
     check_writable,
     default_experiment_dir,
-    positive_float,
+    non_negative_int,
     positive_int,
     workload_names,
 )
 from optbench.executors import InlineExecutor, LocalProcessExecutor
-from optbench.target_setting import TARGET_SETTERS, set_targets
+from optbench.target_setting import TARGET_SETTERS, calibrate_budget, committed_entry, set_targets
 
 
 def register(subparsers) -> None:
@@ -29,18 +29,38 @@ def register(subparsers) -> None:
     )
     add_workload_args(p, many=True)
     p.add_argument(
-        "--search-budget",
-        type=positive_float,
-        required=True,
-        metavar="SEC",
-        help="submission time of each search trial",
+        "--steps",
+        type=positive_int,
+        metavar="N",
+        help="steps of every target-setting run, the new step_hint (default: the committed one)",
     )
-    p.add_argument("--trials", type=positive_int, default=3, help="points per algorithm")
+    p.add_argument(
+        "--evals", type=positive_int, default=16, help="evaluations per target-setting run"
+    )
+    p.add_argument(
+        "--trials", type=non_negative_int, default=1, help="quasi-random points per algorithm"
+    )
+    p.add_argument(
+        "--no-defaults",
+        action="store_true",
+        help="do not try each algorithm's self-tuning point besides the quasi-random ones",
+    )
     p.add_argument("--reruns", type=positive_int, default=3, help="re-runs of the best")
     p.add_argument("--algorithms", nargs="+", default=list(TARGET_SETTERS))
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--experiment-dir", type=Path, metavar="DIR")
     p.add_argument("--executor", choices=("process", "inline"), default="inline")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument(
+        "--skip-budget",
+        action="store_true",
+        help="set targets only (runs may share a busy machine); calibrate budgets later",
+    )
+    budget.add_argument(
+        "--budgets-only",
+        action="store_true",
+        help="re-derive only the budgets of the committed targets, timed on this (quiet) machine",
+    )
     p.add_argument(
         "--write",
         action="store_true",
@@ -62,19 +82,26 @@ def _main(args: argparse.Namespace) -> int:
         "device": args.device,
     }
     for name in names:
-        entry = set_targets(
-            name,
-            args.size,
-            experiment_dir=experiment / name,
-            executor=executor,
-            search_budget_sec=args.search_budget,
-            trials=args.trials,
-            reruns=args.reruns,
-            algorithms=tuple(args.algorithms),
-            seed=args.seed,
-            workload_options=options,
-            progress=not args.no_progress,
-        )
+        if args.budgets_only:
+            entry = committed_entry(name, args.size)
+            entry.update(calibrate_budget(name, args.size, entry, workload_options=options))
+        else:
+            entry = set_targets(
+                name,
+                args.size,
+                experiment_dir=experiment / name,
+                executor=executor,
+                steps=args.steps,
+                evals=args.evals,
+                trials=args.trials,
+                include_defaults=not args.no_defaults,
+                reruns=args.reruns,
+                algorithms=tuple(args.algorithms),
+                seed=args.seed,
+                workload_options=options,
+                budget=not args.skip_budget,
+                progress=not args.no_progress,
+            )
         results.write_json(experiment / name / f"targets_{args.size}.json", entry)
         summary = {k: v for k, v in entry.items() if k != "target_setting"}
         print(f"{name} ({args.size}): {json.dumps(summary)}", flush=True)

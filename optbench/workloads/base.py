@@ -44,6 +44,11 @@ class Settings:
     calibration_gflops: float | None = None  # speed probe on the calibration machine
 
 
+def targets_table(name: str) -> dict[str, Any]:
+    """The committed targets file of workload ``name`` (size -> entry), as a fresh copy."""
+    return json.loads(json.dumps(_targets(name)))
+
+
 @cache
 def _targets(name: str) -> dict[str, Any]:
     path = resources.files("optbench.workloads").joinpath("targets", f"{name}.json")
