@@ -115,7 +115,7 @@ def load(trial_dir: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None:
         return None
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # truncated by a crash mid-rename cannot happen; any other damage: restart
+    except Exception:  # written atomically, so only outside damage gets here: restart
         return None
     if not isinstance(payload, dict) or payload.get("identity") != dict(identity):
         return None

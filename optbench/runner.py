@@ -10,7 +10,10 @@ The timing rules (ALGOPERF.md §4) live here and only here:
   (and after the first step, as AlgoPerf does); the budget is checked before every eval, so no eval
   happens past the budget;
 * training ends when the budget is spent, when both validation and test targets are reached, on
-  ``TrainingCompleteError`` (one final eval follows, if budget remains) or at the step cap.
+  ``TrainingCompleteError`` (one final eval follows, if budget remains) or at the step cap;
+* checkpoints (:mod:`optbench.checkpoint`) are written after evals, untimed; a resumed trial
+  continues from the last one with the submission time it had then (the time lost since is not
+  counted, as in AlgoPerf) and ``preemption_count`` one higher.
 
 Time-to-target is the submission time at the first eval whose validation metric meets the target.
 """
@@ -27,7 +30,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from optbench import integrity, prng, results
+from optbench import checkpoint, integrity, prng, results
 from optbench.errors import UserError
 from optbench.spec import Workload
 from optbench.submission import Submission
@@ -50,6 +53,7 @@ class TrialResult:
     failure: str | None = None
     flags: list[str] = field(default_factory=list)
     speed_probe_gflops: tuple[float, float] | None = None
+    preemption_count: int = 0
     eval_rows: list[dict[str, float]] = field(default_factory=list)
     trial_dir: Path | None = None
 
@@ -134,6 +138,8 @@ def run_trial(
     meta: dict[str, Any] | None = None,
     probe_speed: bool = True,
     eval_every_steps: int | None = None,
+    checkpoint_every_sec: float | None = None,
+    resume: bool = False,
 ) -> TrialResult:
     """Run one timed trial (see the module docstring for the rules); write it to ``trial_dir``.
 
@@ -141,13 +147,19 @@ def run_trial(
     The submission sees the workload through :class:`optbench.integrity.WorkloadView`.
     ``eval_every_steps`` replaces the time-based eval period by a step-based one (evals at step 1
     and every N steps): curves then do not depend on machine speed, for reproducibility checks.
+    ``checkpoint_every_sec`` (wall seconds; 0: after every eval; None: never) saves a checkpoint
+    into ``trial_dir`` after an eval; ``resume`` continues from the checkpoint found there, if it
+    was written for this very trial (otherwise the trial starts afresh).
     """
+    _arguments = {k: v for k, v in locals().items() if k != "resume"}  # to start afresh
     if budget_scale <= 0:
         raise UserError(f"--budget-scale must be positive, got {budget_scale}")
     if max_steps is not None and max_steps <= 0:
         raise UserError(f"max_steps must be positive, got {max_steps}")
     if eval_every_steps is not None and eval_every_steps <= 0:
         raise UserError(f"eval_every_steps must be positive, got {eval_every_steps}")
+    if checkpoint_every_sec is not None and checkpoint_every_sec < 0:
+        raise UserError(f"checkpoint_every_sec must be >= 0, got {checkpoint_every_sec}")
     budget = workload.max_allowed_runtime_sec * budget_scale
     out = Path(trial_dir) if trial_dir is not None else None
 
@@ -165,10 +177,20 @@ def run_trial(
     eval_rows: list[dict[str, float]] = []
     eval_results: list[tuple[int, dict[str, float]]] = []
 
-    if out is not None:
-        point = (
-            hyperparameters._asdict() if hasattr(hyperparameters, "_asdict") else hyperparameters
-        )
+    point = hyperparameters._asdict() if hasattr(hyperparameters, "_asdict") else hyperparameters
+    identity = {
+        "submission": submission.name,
+        "workload": workload.name,
+        "seed": seed,
+        "hyperparameters": point,
+        "batch_size": global_batch_size,
+        "budget_sec": budget,
+        "max_steps": max_steps,
+        "eval_every_steps": eval_every_steps,
+    }
+    saved = checkpoint.load(out, identity) if out is not None and resume else None
+    if out is not None and saved is None:
+        checkpoint.remove(out)  # a stale one from another trial or an earlier attempt
         results.write_json(out / "hparams.json", point)
         results.write_json(
             out / "meta_data.json",
@@ -219,6 +241,7 @@ def run_trial(
             failure=failure,
             flags=flags,
             speed_probe_gflops=speeds,
+            preemption_count=preemption_count,
             eval_rows=eval_rows,
             trial_dir=out,
         )
@@ -226,6 +249,7 @@ def run_trial(
             if failure:
                 (out / "error.txt").write_text(failure)
             results.write_json(out / "result.json", result.summary())
+            checkpoint.remove(out)
         return result
 
     try:
@@ -240,7 +264,9 @@ def run_trial(
         )
     except SubmissionFailed as exc:
         return finish("failed", "error", 0, 0.0, str(exc))
-    input_queue = workload._build_input_queue(data_rng, "train", None, global_batch_size)
+    input_queue = checkpoint.CountingQueue(
+        workload._build_input_queue(data_rng, "train", None, global_batch_size)
+    )
     extra = {}
     train_state: dict[str, Any] = {
         "accumulated_submission_time": 0.0,
@@ -269,10 +295,32 @@ def run_trial(
     # --- the timed loop ------------------------------------------------------------------------
     clock = Clock(getattr(workload, "device", torch.device("cpu")))
     global_step = 0
+    preemption_count = 0
+    duration_before = 0.0
+    if saved is not None:
+        try:
+            model.load_state_dict(saved["model"])
+            optimizer_state = checkpoint.restore_optimizer_state(
+                optimizer_state, saved["optimizer_state"]
+            )
+        except Exception:  # the submission's state no longer fits: start afresh
+            return run_trial(**_arguments, resume=False)
+        model_state = saved["model_state"]
+        train_state.update(saved["train_state"])
+        eval_rows[:] = saved["eval_rows"]
+        eval_results[:] = saved["eval_results"]
+        global_step = saved["global_step"]
+        preemption_count = saved["preemption_count"] + 1
+        speed_before = saved["speed_before"]
+        duration_before = saved["total_duration"]
+        input_queue = checkpoint.resumed_queue(input_queue, saved["batches_drawn"])
+        bar.update(round(train_state["accumulated_submission_time"], 1))
+        checkpoint.set_rng_states(saved["rng_states"])
     stop_reason = "budget"
-    step_rngs = prng.split(prng.fold_in(rng, 0), 4)
-    global_start = clock.now()
-    last_step_end = global_start
+    step_rngs = prng.split(prng.fold_in(rng, global_step), 4)
+    global_start = clock.now() - duration_before
+    last_step_end = clock.now()
+    last_checkpoint = last_step_end
     try:
         while True:
             select_rng, update_rng, prep_rng, eval_rng = step_rngs
@@ -374,7 +422,7 @@ def run_trial(
                         "accumulated_eval_time": train_state["accumulated_eval_time"],
                         "accumulated_logging_time": train_state["accumulated_logging_time"],
                         "global_step": global_step,
-                        "preemption_count": 0,
+                        "preemption_count": preemption_count,
                         "score": submission_time,
                         "total_duration": eval_end - global_start,
                     }
@@ -409,6 +457,34 @@ def run_trial(
             if submission_time >= budget:
                 stop_reason = "budget"
                 break
+            if (
+                out is not None
+                and checkpoint_every_sec is not None
+                and eval_rows
+                and eval_rows[-1]["global_step"] == global_step
+                and clock.now() - last_checkpoint >= checkpoint_every_sec
+            ):
+                save_start = clock.now()
+                checkpoint.save(
+                    out,
+                    {
+                        "identity": identity,
+                        "model": model.state_dict(),
+                        "model_state": model_state,
+                        "optimizer_state": checkpoint.optimizer_state_to_save(optimizer_state),
+                        "train_state": dict(train_state),
+                        "eval_rows": eval_rows,
+                        "eval_results": eval_results,
+                        "global_step": global_step,
+                        "preemption_count": preemption_count,
+                        "speed_before": speed_before,
+                        "total_duration": clock.now() - global_start,
+                        "batches_drawn": input_queue.drawn,
+                        "rng_states": checkpoint.rng_states(),
+                    },
+                )
+                last_checkpoint = clock.now()
+                train_state["accumulated_logging_time"] += last_checkpoint - save_start
             bar.update(round(submission_time, 1) - bar.n)
             step_rngs = prng.split(prng.fold_in(rng, global_step), 4)
             last_step_end = clock.now()

@@ -85,6 +85,7 @@ class TrialSpec:
     batch_size: int | None = None
     max_steps: int | None = None
     eval_every_steps: int | None = None
+    checkpoint_every_sec: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -104,6 +105,7 @@ def plan(
     batch_size: int | None = None,
     max_steps: int | None = None,
     eval_every_steps: int | None = None,
+    checkpoint_every_sec: float | None = None,
 ) -> list[TrialSpec]:
     """All trials of all studies, in execution order (study by study, workload by workload)."""
     if rules.name == "external" and space is None:
@@ -141,6 +143,7 @@ def plan(
                         batch_size=batch_size,
                         max_steps=max_steps,
                         eval_every_steps=eval_every_steps,
+                        checkpoint_every_sec=checkpoint_every_sec,
                     )
                 )
     return specs

@@ -173,6 +173,27 @@ CASES = {
         lambda t, e: ["score", str(e), "--targets", _files(t, "t.json", "[1, 2]")],
         "targets",
     ),
+    "checkpoint-every-negative": (
+        lambda t, e: ["run", *SMOKE, "--checkpoint-every", "-1"],
+        "non-negative",
+    ),
+    "targets-steps-zero": (
+        lambda t, e: ["targets", "--workloads", "fmnist_mlp", "--size", "smoke", "--steps", "0"],
+        "positive",
+    ),
+    "targets-budgets-without-record": (
+        lambda t, e: [
+            "targets",
+            "--workloads",
+            "fmnist_mlp",
+            "--size",
+            "smoke",
+            "--budgets-only",
+            "--experiment-dir",
+            str(t / "targets"),
+        ],
+        "no recorded step-based target-setting runs",
+    ),
     "report-unwritable-output": (
         lambda t, e: ["report", str(e), "-o", str(t / "ro" / "r.html")],
         "cannot write",

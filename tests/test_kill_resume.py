@@ -1,12 +1,14 @@
 """Kill anywhere, lose nothing: SIGKILL a running study at random moments, resume, compare.
 
 The final experiment directory must hold every trial exactly once, with eval rows identical (time
-columns aside) to an uninterrupted run with the same seeds. An interrupted trial restarts cleanly
-(these smoke trials are too short to checkpoint).
+columns and preemption_count aside) to an uninterrupted run with the same seeds. Trials checkpoint
+after every eval here, so a kill mid-trial resumes from the last checkpoint (preemption_count + 1);
+a kill before a trial's first checkpoint restarts it cleanly.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -38,6 +40,8 @@ TUNE = [
     "60",
     "--eval-every-steps",
     "20",
+    "--checkpoint-every",
+    "0",
     "--executor",
     "inline",
     "--no-progress",
@@ -65,6 +69,23 @@ def _trials(exp: Path) -> dict[str, list[dict]]:
     return out
 
 
+def _wait_for_new_checkpoint(exp: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
+    def stamps() -> dict[Path, int]:
+        out = {}
+        for path in exp.rglob("checkpoint.pt"):
+            with contextlib.suppress(FileNotFoundError):
+                out[path] = path.stat().st_mtime_ns
+        return out
+
+    before = stamps()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        now = stamps()
+        if any(before.get(path) != stamp for path, stamp in now.items()):
+            return
+        time.sleep(0.005)
+
+
 def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_path):
     reference = tmp_path / "reference"
     assert _tune(reference).wait(timeout=300) == 0
@@ -78,7 +99,10 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
     while kills < 10 and attempts < 40:
         attempts += 1
         proc = _tune(exp)
-        time.sleep(rng.uniform(0.3, 5.0))
+        if kills % 3 == 0:  # every third kill lands right after a checkpoint is written
+            _wait_for_new_checkpoint(exp, proc)
+        else:
+            time.sleep(rng.uniform(0.3, 5.0))
         if proc.poll() is not None:  # finished before the kill: start over on a fresh directory
             break
         os.killpg(proc.pid, signal.SIGKILL)
@@ -91,4 +115,7 @@ def test_sigkill_at_random_moments_then_resume_matches_an_uninterrupted_run(tmp_
     results = sorted(p.parent for p in exp.rglob("result.json"))
     assert len(results) == 4 == len(set(results))
     assert all(read_json(p / "result.json")["status"] == "completed" for p in results)
+    preempted = [read_json(p / "result.json")["preemption_count"] for p in results]
+    assert sum(preempted) >= 1, preempted  # some kills landed after a checkpoint: resumed
+    assert not [p for p in exp.rglob("checkpoint.pt")]  # removed once each result is final
     assert not [p for p in exp.rglob("*.tmp")]

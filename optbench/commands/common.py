@@ -20,6 +20,40 @@ def positive_float(text: str) -> float:
     return value
 
 
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
+    return value
+
+
+DEFAULT_CHECKPOINT_EVERY_SEC = 30.0
+
+
+def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
+    """--checkpoint-every SEC / --no-checkpoints (dest: checkpoint_every)."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--checkpoint-every",
+        type=non_negative_float,
+        default=DEFAULT_CHECKPOINT_EVERY_SEC,
+        metavar="SEC",
+        help="after an eval, checkpoint the trial if SEC wall seconds passed since the last "
+        "checkpoint (0: after every eval; default 30); a killed trial resumes from it",
+    )
+    group.add_argument(
+        "--no-checkpoints",
+        dest="checkpoint_every",
+        action="store_const",
+        const=None,
+        help="never checkpoint: a killed trial restarts from the beginning",
+    )
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer > 0."""
     try:

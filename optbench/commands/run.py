@@ -7,6 +7,7 @@ from pathlib import Path
 
 from optbench import results, search_space, tuning
 from optbench.commands.common import (
+    add_checkpoint_args,
     add_workload_args,
     check_writable,
     default_experiment_dir,
@@ -80,6 +81,7 @@ def register(subparsers) -> None:
         help="evaluate at step 1 and every N steps instead of every eval period of "
         "submission time (machine-independent curves; not AlgoPerf's rule)",
     )
+    add_checkpoint_args(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(handler=_main)
 
@@ -159,6 +161,8 @@ def _main(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             progress=not args.no_progress,
             eval_every_steps=args.eval_every_steps,
+            checkpoint_every_sec=args.checkpoint_every,
+            resume=True,  # an earlier, killed run of this trial left a checkpoint
             meta={"ruleset": ruleset, "study": 1, "trial": args.hparams_index + 1},
         )
         if result.stop_reason == "contract":  # the submission breaks the API: bad input

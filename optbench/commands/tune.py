@@ -11,6 +11,7 @@ from tqdm.auto import tqdm
 from optbench import __version__, results, search_space, tuning
 from optbench.algorithms import BASELINES
 from optbench.commands.common import (
+    add_checkpoint_args,
     add_workload_args,
     check_writable,
     default_experiment_dir,
@@ -84,6 +85,7 @@ def register(subparsers) -> None:
         help="evaluate at step 1 and every N steps instead of every eval period of "
         "submission time (machine-independent curves; not AlgoPerf's rule)",
     )
+    add_checkpoint_args(p)
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_main)
 
@@ -136,6 +138,7 @@ def _main(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         max_steps=args.max_steps,
         eval_every_steps=args.eval_every_steps,
+        checkpoint_every_sec=args.checkpoint_every,
     )
     check_writable(experiment)
     _check_experiment(

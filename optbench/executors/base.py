@@ -36,14 +36,15 @@ def record_failure(spec: TrialSpec, reason: str, detail: str = "") -> dict:
 
 def execute(spec: TrialSpec, progress: bool = False) -> dict:
     """Run ``spec`` in this process (what every executor's worker calls)."""
-    from optbench import search_space
+    from optbench import checkpoint, search_space
     from optbench.errors import UserError
     from optbench.runner import run_trial
     from optbench.submission import load_submission
     from optbench.workloads import get_workload
 
     out = Path(spec.trial_dir)
-    if out.exists():
+    resume = (out / checkpoint.FILENAME).exists()
+    if out.exists() and not resume:
         shutil.rmtree(out)  # an unfinished earlier attempt: start the trial afresh
     try:
         submission = load_submission(spec.submission)
@@ -64,6 +65,8 @@ def execute(spec: TrialSpec, progress: bool = False) -> dict:
             batch_size=spec.batch_size,
             progress=progress,
             eval_every_steps=spec.eval_every_steps,
+            checkpoint_every_sec=spec.checkpoint_every_sec,
+            resume=resume,
             meta={"ruleset": spec.ruleset, "study": spec.study, "trial": spec.trial},
         )
     except UserError as exc:
