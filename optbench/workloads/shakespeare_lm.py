@@ -29,7 +29,7 @@ from optbench.workloads.fmnist_vit import Block, transformer_parameter_types
 #          depth, heads)
 _SIZES = {
     "smoke": (200_000, 128, 32, 64, 2, 2),
-    "mini": (None, 1_024, 64, 128, 4, 4),
+    "mini": (None, 512, 64, 128, 4, 4),
 }
 
 
