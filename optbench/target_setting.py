@@ -110,6 +110,7 @@ def set_targets(
         workload_options=options_with,
         max_steps=steps,
         eval_every_steps=max(1, steps // evals),
+        checkpoint_every_sec=30.0,  # a killed `optbench targets` resumes mid-run
     )
 
     search_specs: list[tuning.TrialSpec] = []

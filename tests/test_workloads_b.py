@@ -220,6 +220,7 @@ def test_variants_change_one_property(loaded):
         assert loaded[variant].base_name == base
         assert loaded[variant].algoperf_name == loaded[base].algoperf_name
     assert loaded["speech_conformer_attention_temperature"].attention_temperature == 1.6
+    loaded["speech_conformer"].init_model_fn(prng.key(0))  # types exist once a model does
     types = loaded["speech_conformer"].model_params_types
     assert types["blocks.0.attn.qkv.weight"] == spec.ParameterType.ATTENTION_QKV
 

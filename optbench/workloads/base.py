@@ -19,6 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -444,3 +445,22 @@ class SplitObjectWorkload(TorchWorkload):
     @property
     def num_eval_train_examples(self) -> int:
         return min(self.num_validation_examples, self.num_train_examples)
+
+    def _build_input_queue(
+        self,
+        data_rng: spec.RandomState,
+        split: str,
+        data_dir: str | None = None,
+        global_batch_size: int = 128,
+        **kwargs: Any,
+    ) -> Iterator[Any]:
+        """``split.batch(indices)`` of shuffled batches forever, reshuffled each epoch (the last
+        partial batch dropped); indices are numpy int64 arrays."""
+        data, n = self._split(split), self._split_size(split)
+        if global_batch_size > n:
+            raise UserError(f"batch size {global_batch_size} exceeds the {n} {split} examples")
+        rng = np.random.default_rng(prng.to_seed(data_rng))
+        while True:
+            order = rng.permutation(n)
+            for start in range(0, n - global_batch_size + 1, global_batch_size):
+                yield data.batch(order[start : start + global_batch_size])

@@ -11,7 +11,7 @@ per-(example, task) losses and counts the unmasked labels as ``n_valid_examples`
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -19,9 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optbench import prng, spec
+from optbench import spec
 from optbench.data import molecules
-from optbench.errors import UserError
 from optbench.workloads.base import SplitObjectWorkload
 
 # size -> (train, validation, test molecules, hidden width, message-passing layers)
@@ -129,8 +128,9 @@ class _GraphSplit:
         local = torch.arange(int(counts.sum()), device=counts.device) - offsets[owner]
         return starts[owner] + local, owner
 
-    def batch(self, idx: torch.Tensor) -> dict[str, torch.Tensor]:
+    def batch(self, idx: np.ndarray | torch.Tensor) -> dict[str, torch.Tensor]:
         """The graphs ``idx`` as one disjoint-union graph (AlgoPerf batch keys plus graph keys)."""
+        idx = torch.as_tensor(idx, device=self.node_counts.device)
         node_counts = self.node_counts[idx]
         nodes, node_graph = self._ranges(self.node_start[idx], node_counts)
         edges, edge_graph = self._ranges(self.edge_start[idx], self.edge_counts[idx])
@@ -176,25 +176,6 @@ class MoleculesGnn(SplitObjectWorkload):
     @property
     def eval_batch_size(self) -> int:
         return 1000
-
-    def _build_input_queue(
-        self,
-        data_rng: spec.RandomState,
-        split: str,
-        data_dir: str | None = None,
-        global_batch_size: int = 128,
-        **kwargs: Any,
-    ) -> Iterator[dict[str, torch.Tensor]]:
-        """Shuffled batches of graphs forever, reshuffled each epoch (partial batch dropped)."""
-        data = self._split(split)
-        n = self._split_size(split)
-        if global_batch_size > n:
-            raise UserError(f"batch size {global_batch_size} exceeds the {n} {split} examples")
-        generator = torch.Generator().manual_seed(prng.to_seed(data_rng))
-        while True:
-            order = torch.randperm(n, generator=generator).to(self.device)
-            for start in range(0, n - global_batch_size + 1, global_batch_size):
-                yield data.batch(order[start : start + global_batch_size])
 
     # --- model --------------------------------------------------------------------------------
     def _build_model(self) -> nn.Module:

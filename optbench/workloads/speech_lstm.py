@@ -13,7 +13,7 @@ pairs, as AlgoPerf's librispeech workloads do.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -21,9 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from optbench import prng, spec
+from optbench import spec
 from optbench.data import speech
-from optbench.errors import UserError
 from optbench.workloads.base import SplitObjectWorkload
 
 NUM_CLASSES = len(speech.VOCAB) + 1  # words + the CTC blank (0)
@@ -218,24 +217,6 @@ class SpeechCtcWorkload(SplitObjectWorkload):
     @property
     def eval_batch_size(self) -> int:
         return 256
-
-    def _build_input_queue(
-        self,
-        data_rng: spec.RandomState,
-        split: str,
-        data_dir: str | None = None,
-        global_batch_size: int = 32,
-        **kwargs: Any,
-    ) -> Iterator[dict[str, Any]]:
-        """Shuffled batches forever, reshuffled each epoch (last partial batch dropped)."""
-        data, n = self._split(split), self._split_size(split)
-        if global_batch_size > n:
-            raise UserError(f"batch size {global_batch_size} exceeds the {n} {split} examples")
-        rng = np.random.default_rng(prng.to_seed(data_rng))
-        while True:
-            order = rng.permutation(n)
-            for start in range(0, n - global_batch_size + 1, global_batch_size):
-                yield data.batch(order[start : start + global_batch_size])
 
     # --- model --------------------------------------------------------------------------------
     def model_fn(
