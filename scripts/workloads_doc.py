@@ -40,7 +40,7 @@ def main() -> None:
         s = settings_for(name, "mini")
         metric = cls("smoke").target_metric_name
         arrow = "<=" if metric in ("loss", "wer") else ">="
-        source = s.source.split(":")[0]
+        source = s.source.split(":")[0].split(" (")[0]
         print(
             f"| `{name}` | {cls.algoperf_name} | {cls.base_name or ''} | {cls.description} | "
             f"{cls.data_source}{tag(cls)} | "
