@@ -117,6 +117,13 @@ def _update_return(what: str, value: Any) -> tuple[Any, Any, Any]:
     return tuple(value)
 
 
+def _write_rows(out: Path, eval_rows: list[dict[str, Any]]) -> None:
+    results.write_eval_measurements(
+        out / "eval_measurements.csv",
+        [{k: v for k, v in r.items() if k != "_reached"} for r in eval_rows],
+    )
+
+
 def _diverged(metrics: dict[str, float]) -> str | None:
     for key, value in metrics.items():
         if key.startswith(("validation/", "train/")) and not math.isfinite(value):
@@ -314,6 +321,7 @@ def run_trial(
         speed_before = saved["speed_before"]
         duration_before = saved["total_duration"]
         input_queue = checkpoint.resumed_queue(input_queue, saved["batches_drawn"])
+        _write_rows(out, eval_rows)  # drops rows evaluated after the checkpoint
         bar.update(round(train_state["accumulated_submission_time"], 1))
         checkpoint.set_rng_states(saved["rng_states"])
     stop_reason = "budget"
@@ -430,10 +438,7 @@ def run_trial(
                     eval_results.append((global_step, dict(metrics)))
                     log_start = clock.now()
                     if out is not None:
-                        results.write_eval_measurements(
-                            out / "eval_measurements.csv",
-                            [{k: v for k, v in r.items() if k != "_reached"} for r in eval_rows],
-                        )
+                        _write_rows(out, eval_rows)
                     bar.set_postfix_str(
                         f"step {global_step}, {metric_key} {metrics[metric_key]:.4f}",
                         refresh=False,

@@ -1,14 +1,17 @@
-"""Regenerates the table of docs/WORKLOADS.md from the code and the committed targets.
+"""Regenerates the tables of docs/WORKLOADS.md from the code and the committed targets.
 
-python scripts/workloads_doc.py > /tmp/table.md   # then paste between the markers
+python scripts/workloads_doc.py > /tmp/table.md                  # the workload table
+python scripts/workloads_doc.py --target-setting > /tmp/ts.md    # the target-setting runs
 """
 
 from __future__ import annotations
 
+import sys
+
 import torch
 
 from optbench.workloads import WORKLOADS
-from optbench.workloads.base import settings_for
+from optbench.workloads.base import settings_for, targets_table
 
 
 def params(cls, size: str) -> str:
@@ -37,7 +40,7 @@ def main() -> None:
         s = settings_for(name, "mini")
         metric = cls("smoke").target_metric_name
         arrow = "<=" if metric in ("loss", "wer") else ">="
-        source = s.source.split(":")[0]
+        source = s.source.split(":")[0].split(" (")[0]
         print(
             f"| `{name}` | {cls.algoperf_name} | {cls.base_name or ''} | {cls.description} | "
             f"{cls.data_source}{tag(cls)} | "
@@ -46,5 +49,41 @@ def main() -> None:
         )
 
 
+def _value(x: float) -> str:
+    return f"{x:.4g}"
+
+
+def target_setting() -> None:
+    """One row per workload whose mini targets come from a step-based target-setting record."""
+    print(
+        "| workload | steps | search: best validation per algorithm (self-tuning point) | "
+        "picked | re-runs: best validation | target (val / test) | steps needed | "
+        "s/step | budget |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name in WORKLOADS:
+        entry = targets_table(name).get("mini", {})
+        record = entry.get("target_setting", {})
+        if "steps_needed" not in record:
+            continue
+        search = ", ".join(
+            f"{s['algorithm']} {_value(s['best_validation'])}"
+            for s in record["search"]
+            if s["trial"] == 0
+        )
+        reruns = ", ".join(_value(v) for v in record["rerun_best_validation"])
+        per_step = entry.get("calibration_seconds_per_step")
+        print(
+            f"| `{name}` | {record['steps']} | {search} | {record['picked']['algorithm']} | "
+            f"{reruns} | {_value(entry['validation_target_value'])} / "
+            f"{_value(entry['test_target_value'])} | {record['steps_needed']} | "
+            f"{per_step if per_step is not None else '-'} | "
+            f"{entry['max_allowed_runtime_sec']:g} s |"
+        )
+
+
 if __name__ == "__main__":
-    main()
+    if "--target-setting" in sys.argv[1:]:
+        target_setting()
+    else:
+        main()

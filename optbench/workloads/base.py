@@ -56,15 +56,31 @@ def _targets(name: str) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+# AlgoPerf: "variants keep the base budget"; so do their step hint, eval period and calibration.
+BASE_BUDGET_FIELDS = (
+    "max_allowed_runtime_sec",
+    "eval_period_time_sec",
+    "step_hint",
+    "calibration_gflops",
+)
+
+
 def settings_for(name: str, size: str) -> Settings:
     """The committed targets and budget of workload ``name`` at ``size``.
 
     They live in ``optbench/workloads/targets/<name>.json``, one object per size, written by the
-    target-setting procedure.
+    target-setting procedure. A variant has its own targets and its base workload's
+    :data:`BASE_BUDGET_FIELDS`.
     """
+    from optbench.workloads import WORKLOADS  # the registry imports this module
+
     entry = _targets(name).get(size)
     if entry is None:
         raise UserError(f"no targets recorded for workload {name!r} at size {size!r}")
+    base = getattr(WORKLOADS.get(name), "base_name", None)
+    if base is not None:
+        base_entry = _targets(base).get(size, {})
+        entry = {**entry, **{k: base_entry[k] for k in BASE_BUDGET_FIELDS if k in base_entry}}
     fields = Settings.__dataclass_fields__
     return Settings(**{k: v for k, v in entry.items() if k in fields})
 

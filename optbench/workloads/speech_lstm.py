@@ -324,7 +324,9 @@ class SpeechLstm(SpeechCtcWorkload):
 
     name = "speech_lstm"
     algoperf_name = "librispeech_deepspeech"
-    description = "conv x4 subsampling + 2-layer BiLSTM (160) + word-level CTC on espeak-ng speech"
+    description = (
+        "conv x4 subsampling + LayerNorm + 2-layer BiLSTM (160) + word CTC on espeak-ng speech"
+    )
     activation: type[nn.Module] = nn.ReLU
 
     def _build_model(self) -> nn.Module:

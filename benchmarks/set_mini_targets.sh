@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The target-setting runs behind the committed mini targets (optbench/workloads/targets/*.json),
+# as run on 2026-11-27: step-based search and re-runs (they may share the machine: they count
+# steps, not seconds), then the budgets timed alone on a quiet machine.
+#   bash benchmarks/set_mini_targets.sh [EXPERIMENT_DIR] [PARALLEL_JOBS]
+# Each job runs with one torch thread. The full procedure (--trials 3 and all four algorithms
+# everywhere) is the same command with those options; it needs several idle hours on 2 cores.
+# speech_lstm and speech_conformer are left out: their CTC blank-only plateau makes the outcome of
+# a run bimodal (see benchmarks/RESULTS.md), so their mini targets are hand-set for now.
+set -euo pipefail
+EXP=${1:-experiments/targets}
+JOBS=${2:-3}
+COMMON=(--size mini --trials 0 --skip-budget --write --no-progress --experiment-dir "$EXP")
+FOUR=(--algorithms adamw nadamw nesterov momentum --evals 16)
+THREE=(--algorithms adamw nadamw momentum --evals 8)
+jobs_=(
+  "--workloads clicks_dlrm --steps 1800 ${FOUR[*]}"
+  "--workloads mri_unet --steps 200 ${FOUR[*]}"
+  "--workloads fmnist_resnet --steps 1200 ${THREE[*]}"
+  "--workloads shakespeare_lm --steps 450 ${THREE[*]}"
+  "--workloads molecules_gnn --steps 1000 ${THREE[*]}"
+  "--workloads fmnist_vit --steps 1100 ${THREE[*]}"
+)
+printf '%s\n' "${jobs_[@]}" |
+  OMP_NUM_THREADS=1 xargs -P "$JOBS" -I{} sh -c "optbench targets ${COMMON[*]} {}"
+# budgets: time each picked configuration alone (2 threads), then write them
+optbench targets --budgets-only --size mini --write --no-progress --experiment-dir "$EXP" \
+  --workloads clicks_dlrm mri_unet fmnist_resnet shakespeare_lm molecules_gnn fmnist_vit
