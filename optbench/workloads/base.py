@@ -328,8 +328,12 @@ class TorchWorkload(spec.Workload):
         training = self._set_mode(model, mode, update_batch_norm, dropout_rate)
         context = contextlib.nullcontext() if training else torch.no_grad()
         with context:
-            logits = model(augmented_and_preprocessed_input_batch["inputs"])
+            logits = self._forward(model, augmented_and_preprocessed_input_batch)
         return logits, model_state
+
+    def _forward(self, model: nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
+        """The model applied to a batch (its ``inputs``, unless a workload needs more of it)."""
+        return model(batch["inputs"])
 
     # --- evaluation ---------------------------------------------------------------------------
     def eval_model(

@@ -182,22 +182,9 @@ class MoleculesGnn(SplitObjectWorkload):
         _, _, _, width, depth = _SIZES[self.size]
         return GinNet(width, depth, self.activation)
 
-    def model_fn(
-        self,
-        params: nn.Module,
-        augmented_and_preprocessed_input_batch: Mapping[str, torch.Tensor],
-        model_state: Any,
-        mode: spec.ForwardPassMode,
-        rng: spec.RandomState,
-        update_batch_norm: bool,
-        use_running_average_bn: bool | None = None,
-        dropout_rate: float | None = None,
-    ) -> tuple[torch.Tensor, Any]:
-        """Forward pass on a batch of graphs; logits (B, 32)."""
-        model = params
-        training = self._set_mode(model, mode, update_batch_norm, dropout_rate)
-        with torch.set_grad_enabled(training):
-            return model(augmented_and_preprocessed_input_batch), model_state
+    def _forward(self, model: nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
+        """Logits (B, 32) of a batch of graphs (the model needs the edges and graph ids too)."""
+        return model(batch)
 
     def loss_fn(
         self,
