@@ -45,6 +45,20 @@ class Settings:
     calibration_gflops: float | None = None  # speed probe on the calibration machine
 
 
+def masked_loss(
+    per_example: torch.Tensor, mask_batch: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """AlgoPerf's loss dict from unreduced losses: masked entries zeroed, ``n_valid_examples`` =
+    the number of unmasked entries (all of them without a mask)."""
+    if mask_batch is not None:
+        mask = mask_batch.reshape(per_example.shape)
+        per_example = per_example * mask
+        n_valid = mask.sum()
+    else:
+        n_valid = torch.as_tensor(per_example.numel(), device=per_example.device)
+    return {"summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example}
+
+
 def targets_table(name: str) -> dict[str, Any]:
     """The committed targets file of workload ``name`` (size -> entry), as a fresh copy."""
     return json.loads(json.dumps(_targets(name)))
@@ -353,21 +367,31 @@ class TorchWorkload(spec.Workload):
             ("validation", "validation"),
             ("test", "test"),
         ):
-            x, y = self._split(split)
-            sums: dict[str, float] = {}
-            for start in range(0, len(x), self.eval_batch_size):
-                batch = {"inputs": x[start : start + self.eval_batch_size]}
-                targets = y[start : start + self.eval_batch_size]
-                logits, _ = self.model_fn(
-                    params, batch, model_state, spec.ForwardPassMode.EVAL, rng, False
-                )
-                for k, v in self._batch_metrics(logits, targets).items():
-                    sums[k] = sums.get(k, 0.0) + v
-            for k, v in sums.items():
-                results[f"{prefix}/{k}"] = v / len(x)
+            metrics, n = self._eval_split(split, params, model_state, rng)
+            results.update({f"{prefix}/{k}": v for k, v in metrics.items()})
             if prefix != "train":
-                results[f"{prefix}/num_examples"] = len(x)
+                results[f"{prefix}/num_examples"] = n
         return results
+
+    def _eval_logits(
+        self, params: nn.Module, batch: Mapping[str, Any], model_state: Any, rng: Any
+    ) -> Any:
+        return self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng, False)[0]
+
+    def _eval_split(
+        self, split: str, params: nn.Module, model_state: Any, rng: Any
+    ) -> tuple[dict[str, float], int]:
+        """Metrics (unprefixed) on one split and its number of examples: means of the per-batch
+        sums of :meth:`_batch_metrics`."""
+        x, y = self._split(split)
+        sums: dict[str, float] = {}
+        for start in range(0, len(x), self.eval_batch_size):
+            batch = {"inputs": x[start : start + self.eval_batch_size]}
+            logits = self._eval_logits(params, batch, model_state, rng)
+            targets = y[start : start + self.eval_batch_size]
+            for k, v in self._batch_metrics(logits, targets).items():
+                sums[k] = sums.get(k, 0.0) + v
+        return {k: v / len(x) for k, v in sums.items()}, len(x)
 
     # --- description --------------------------------------------------------------------------
     def properties(self) -> dict[str, Any]:
@@ -416,16 +440,7 @@ class ClassificationWorkload(TorchWorkload):
         per_example = F.cross_entropy(
             logits_batch, label_batch.long(), reduction="none", label_smoothing=label_smoothing
         )
-        if mask_batch is not None:
-            per_example = per_example * mask_batch
-            n_valid = mask_batch.sum()
-        else:
-            n_valid = torch.as_tensor(len(label_batch), device=per_example.device)
-        return {
-            "summed": per_example.sum(),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return masked_loss(per_example, mask_batch)
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         loss = F.cross_entropy(logits.float(), targets.long(), reduction="sum").item()
@@ -484,3 +499,9 @@ class SplitObjectWorkload(TorchWorkload):
             order = rng.permutation(n)
             for start in range(0, n - global_batch_size + 1, global_batch_size):
                 yield data.batch(order[start : start + global_batch_size])
+
+    def _eval_batches(self, split: str) -> Iterator[Any]:
+        """The split's examples in order, ``eval_batch_size`` at a time."""
+        data, n = self._split(split), self._split_size(split)
+        for start in range(0, n, self.eval_batch_size):
+            yield data.batch(np.arange(start, min(start + self.eval_batch_size, n)))

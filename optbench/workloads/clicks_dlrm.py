@@ -23,7 +23,7 @@ from torch import nn
 
 from optbench import spec
 from optbench.data import clicks
-from optbench.workloads.base import TorchWorkload
+from optbench.workloads.base import TorchWorkload, masked_loss
 
 # size -> (train, validation, test examples, embedding width, bottom MLP, top MLP)
 _SIZES = {
@@ -145,14 +145,7 @@ class ClicksDlrm(TorchWorkload):
         logits = logits_batch.reshape(-1).float()
         targets = labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
         per_example = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-        if mask_batch is not None:
-            mask = mask_batch.reshape(-1)
-            per_example = per_example * mask
-            n_valid = mask.sum()
-        else:
-            n_valid = torch.as_tensor(len(labels), device=per_example.device)
-        summed = per_example.sum()
-        return {"summed": summed, "n_valid_examples": n_valid, "per_example": per_example}
+        return masked_loss(per_example, mask_batch)
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         loss = F.binary_cross_entropy_with_logits(

@@ -21,7 +21,7 @@ from torch import nn
 
 from optbench import spec
 from optbench.data import molecules
-from optbench.workloads.base import SplitObjectWorkload
+from optbench.workloads.base import SplitObjectWorkload, masked_loss
 
 # size -> (train, validation, test molecules, hidden width, message-passing layers)
 _SIZES = {"smoke": (2_000, 500, 500, 32, 2), "mini": (20_000, 2_000, 2_000, 128, 4)}
@@ -198,53 +198,27 @@ class MoleculesGnn(SplitObjectWorkload):
         if label_smoothing:
             labels = labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
         per_example = F.binary_cross_entropy_with_logits(logits_batch, labels, reduction="none")
-        if mask_batch is not None:
-            per_example = per_example * mask_batch
-            n_valid = mask_batch.sum()
-        else:
-            n_valid = torch.as_tensor(per_example.numel(), device=per_example.device)
-        return {
-            "summed": per_example.sum(),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return masked_loss(per_example, mask_batch)
 
     # --- evaluation ---------------------------------------------------------------------------
-    def eval_model(
-        self,
-        global_batch_size: int,
-        params: nn.Module,
-        model_state: Any,
-        rng: spec.RandomState,
-        data_dir: str | None = None,
-        imagenet_v2_data_dir: str | None = None,
-        global_step: int = 0,
-    ) -> dict[str, float]:
-        """Mean average precision and mean masked loss on eval-train, validation and test."""
-        results: dict[str, float] = {}
-        splits = (("eval_train", "train"), ("validation", "validation"), ("test", "test"))
-        for split, prefix in splits:
-            data, n = self._split(split), self._split_size(split)
-            logits, labels, weights = [], [], []
-            for start in range(0, n, self.eval_batch_size):
-                idx = torch.arange(start, min(start + self.eval_batch_size, n), device=self.device)
-                batch = data.batch(idx)
-                out, _ = self.model_fn(
-                    params, batch, model_state, spec.ForwardPassMode.EVAL, rng, False
-                )
-                logits.append(out.float())
-                labels.append(batch["targets"])
-                weights.append(batch["weights"])
-            out, y, w = torch.cat(logits), torch.cat(labels), torch.cat(weights)
-            losses = self.loss_fn(y, out, w)
-            loss = (losses["summed"] / losses["n_valid_examples"]).item()
-            results[f"{prefix}/loss"] = loss if math.isfinite(loss) else math.nan
-            results[f"{prefix}/mean_average_precision"] = mean_average_precision(
+    def _eval_split(
+        self, split: str, params: nn.Module, model_state: Any, rng: Any
+    ) -> tuple[dict[str, float], int]:
+        """Mean average precision and mean masked loss."""
+        logits, labels, weights = [], [], []
+        for batch in self._eval_batches(split):
+            logits.append(self._eval_logits(params, batch, model_state, rng).float())
+            labels.append(batch["targets"])
+            weights.append(batch["weights"])
+        out, y, w = torch.cat(logits), torch.cat(labels), torch.cat(weights)
+        losses = self.loss_fn(y, out, w)
+        loss = (losses["summed"] / losses["n_valid_examples"]).item()
+        return {
+            "loss": loss if math.isfinite(loss) else math.nan,
+            "mean_average_precision": mean_average_precision(
                 out.cpu().numpy(), y.cpu().numpy(), w.cpu().numpy()
-            )
-            if prefix != "train":
-                results[f"{prefix}/num_examples"] = n
-        return results
+            ),
+        }, len(y)
 
 
 class MoleculesGnnGelu(MoleculesGnn):

@@ -21,7 +21,7 @@ from torch import nn
 from optbench import prng, spec
 from optbench.data import mri
 from optbench.errors import UserError
-from optbench.workloads.base import TorchWorkload
+from optbench.workloads.base import TorchWorkload, masked_loss
 
 # size -> (volume file, resolution, base channels, pooling levels)
 _SIZES = {"smoke": ("ch2.nii.gz", 32, 8, 2), "mini": ("ch2better.nii.gz", 64, 16, 3)}
@@ -206,16 +206,7 @@ class MriUnet(TorchWorkload):
     ) -> dict[str, torch.Tensor]:
         """Mean absolute error per example (L1, as AlgoPerf's fastmri); AlgoPerf's return dict."""
         per_example = (logits_batch - label_batch).abs().flatten(1).mean(dim=1)
-        if mask_batch is not None:
-            per_example = per_example * mask_batch
-            n_valid = mask_batch.sum()
-        else:
-            n_valid = torch.as_tensor(len(per_example), device=per_example.device)
-        return {
-            "summed": per_example.sum(),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return masked_loss(per_example, mask_batch)
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         loss = self.loss_fn(targets, logits.float())["summed"].item()

@@ -22,7 +22,7 @@ from torch import nn
 
 from optbench import spec
 from optbench.data import shakespeare
-from optbench.workloads.base import TorchWorkload
+from optbench.workloads.base import TorchWorkload, masked_loss
 from optbench.workloads.fmnist_vit import Block, transformer_parameter_types
 
 # size -> (train characters used (None: all), held-out windows per split, context, width,
@@ -152,12 +152,7 @@ class ShakespeareLM(TorchWorkload):
             reduction="none",
             label_smoothing=label_smoothing,
         ).view(label_batch.shape)
-        if mask_batch is not None:
-            per_token = per_token * mask_batch
-            n_valid = mask_batch.sum()
-        else:
-            n_valid = torch.as_tensor(per_token.numel(), device=per_token.device)
-        return {"summed": per_token.sum(), "n_valid_examples": n_valid, "per_example": per_token}
+        return masked_loss(per_token, mask_batch)
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         # Summed over windows of per-window means: eval_model divides by the number of windows,

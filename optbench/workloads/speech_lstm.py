@@ -277,41 +277,24 @@ class SpeechCtcWorkload(SplitObjectWorkload):
         }
 
     # --- evaluation ---------------------------------------------------------------------------
-    def eval_model(
-        self,
-        global_batch_size: int,
-        params: nn.Module,
-        model_state: Any,
-        rng: spec.RandomState,
-        data_dir: str | None = None,
-        imagenet_v2_data_dir: str | None = None,
-        global_step: int = 0,
-    ) -> dict[str, float]:
-        """Corpus WER (greedy CTC decoding) and CTC loss per word on each split."""
-        results: dict[str, float] = {}
-        splits = (("eval_train", "train"), ("validation", "validation"), ("test", "test"))
-        for split, prefix in splits:
-            data, n = self._split(split), self._split_size(split)
-            edits = words = 0
-            loss_sum = 0.0
-            for start in range(0, n, self.eval_batch_size):
-                batch = data.batch(np.arange(start, min(start + self.eval_batch_size, n)))
-                out, _ = self.model_fn(
-                    params, batch, model_state, spec.ForwardPassMode.EVAL, rng, False
-                )
-                loss_sum += self.loss_fn(batch["targets"], out)["summed"].item()
-                tokens, token_paddings = batch["targets"]
-                references = [
-                    t[p == 0].tolist() for t, p in zip(tokens, token_paddings, strict=True)
-                ]
-                e, w = word_errors(greedy_decode(*out), references)
-                edits, words = edits + e, words + w
-            loss = loss_sum / max(words, 1)
-            results[f"{prefix}/loss"] = loss if math.isfinite(loss) else math.nan
-            results[f"{prefix}/wer"] = edits / max(words, 1)
-            if prefix != "train":
-                results[f"{prefix}/num_examples"] = n
-        return results
+    def _eval_split(
+        self, split: str, params: nn.Module, model_state: Any, rng: Any
+    ) -> tuple[dict[str, float], int]:
+        """Corpus WER (greedy CTC decoding) and CTC loss per word."""
+        edits = words = examples = 0
+        loss_sum = 0.0
+        for batch in self._eval_batches(split):
+            out = self._eval_logits(params, batch, model_state, rng)
+            loss_sum += self.loss_fn(batch["targets"], out)["summed"].item()
+            tokens, token_paddings = batch["targets"]
+            references = [t[p == 0].tolist() for t, p in zip(tokens, token_paddings, strict=True)]
+            e, w = word_errors(greedy_decode(*out), references)
+            edits, words, examples = edits + e, words + w, examples + len(references)
+        loss = loss_sum / max(words, 1)
+        return {
+            "loss": loss if math.isfinite(loss) else math.nan,
+            "wer": edits / max(words, 1),
+        }, examples
 
 
 # size -> (conv channels, projection dim, LSTM hidden per direction, LSTM layers)
