@@ -36,10 +36,11 @@ from typing import Any
 
 from optbench import integrity, results, tuning
 from optbench.algorithms.recipe import search_space_file
+from optbench.errors import UserError
 from optbench.search_space import as_hyperparameters
 from optbench.search_space import load as load_space
 from optbench.workloads import get_workload
-from optbench.workloads.base import Settings, settings_for
+from optbench.workloads.base import Settings, settings_for, targets_table
 
 TARGET_SETTERS = ("adamw", "nadamw", "nesterov", "momentum")
 BUDGET_FRACTION = 0.75  # the target-setting run needs at most this share of the budget
@@ -267,9 +268,6 @@ def calibrate_budget(
 
 def committed_entry(name: str, size: str) -> dict[str, Any]:
     """The committed targets entry of ``name`` at ``size``, with its target-setting record."""
-    from optbench.errors import UserError
-    from optbench.workloads.base import targets_table
-
     entry = targets_table(name).get(size)
     if not entry or "steps_needed" not in entry.get("target_setting", {}):
         raise UserError(

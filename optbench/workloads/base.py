@@ -10,6 +10,7 @@ procedure).
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import math
 from collections.abc import Iterator, Mapping
@@ -61,7 +62,7 @@ def masked_loss(
 
 def targets_table(name: str) -> dict[str, Any]:
     """The committed targets file of workload ``name`` (size -> entry), as a fresh copy."""
-    return json.loads(json.dumps(_targets(name)))
+    return copy.deepcopy(_targets(name))
 
 
 @cache
