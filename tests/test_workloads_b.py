@@ -169,6 +169,23 @@ def test_ctc_loss_by_hand(loaded):
     assert w.loss_type == spec.LossType.CTC_LOSS
 
 
+@pytest.mark.parametrize("name", sorted(SPEECH))
+def test_ctc_head_starts_at_the_blank_share(loaded, name):
+    """At init the blank takes the share of output frames that no word needs (one per word)."""
+    w = loaded[name]
+    model, state = w.init_model_fn(prng.key(0))
+    batch = _batch(w, 32)
+    (logits, paddings), _ = w.model_fn(
+        model, batch, state, spec.ForwardPassMode.EVAL, prng.key(0), False
+    )
+    frames = paddings == 0
+    p_blank = logits.softmax(-1)[..., 0][frames].mean().item()
+    share = 1 - (batch["targets"][1] == 0).sum().item() / frames.sum().item()
+    # Not exact: the word logits carry the default init's noise (W h); without the prior the
+    # blank would start at about 1/31.
+    assert p_blank == pytest.approx(share, abs=0.06)
+
+
 def test_metrics_on_hand_made_cases():
     # SSIM: identical images score 1; a constant offset lowers it.
     img = torch.rand(2, 1, 16, 16)

@@ -12,10 +12,12 @@ from torch import nn
 
 from optbench import spec
 from optbench.workloads.speech_lstm import (
+    BLANK_LOGIT,
     NUM_CLASSES,
     ConvSubsampling,
     SpecAugment,
     SpeechCtcWorkload,
+    init_ctc_head,
 )
 
 # size -> (model dim, heads, blocks, depthwise kernel, conv front-end channels)
@@ -108,7 +110,8 @@ def sinusoids(length: int, dim: int) -> torch.Tensor:
 
 
 class Conformer(nn.Module):
-    """SpecAugment, conv x4 subsampling, sinusoidal positions, Conformer blocks, CTC head."""
+    """SpecAugment, conv x4 subsampling, sinusoidal positions, Conformer blocks, CTC head started
+    at the label prior (:func:`~optbench.workloads.speech_lstm.init_ctc_head`)."""
 
     def __init__(
         self,
@@ -118,6 +121,7 @@ class Conformer(nn.Module):
         kernel: int,
         channels: int,
         temperature: float = 1.0,
+        blank_logit: float = 0.0,
     ) -> None:
         super().__init__()
         self.dim = dim
@@ -128,6 +132,7 @@ class Conformer(nn.Module):
             ConformerBlock(dim, heads, kernel, temperature) for _ in range(blocks)
         )
         self.output = nn.Linear(dim, NUM_CLASSES)
+        init_ctc_head(self.output, blank_logit)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         h = self.frontend(self.specaug(x, lengths))
@@ -148,7 +153,11 @@ class SpeechConformer(SpeechCtcWorkload):
     attention_temperature = 1.0
 
     def _build_model(self) -> nn.Module:
-        return Conformer(*_SIZES[self.size], temperature=self.attention_temperature)
+        return Conformer(
+            *_SIZES[self.size],
+            temperature=self.attention_temperature,
+            blank_logit=BLANK_LOGIT[self.size],
+        )
 
     @property
     def model_params_types(self) -> dict[str, spec.ParameterType]:
