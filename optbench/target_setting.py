@@ -18,6 +18,10 @@ per workload and size:
    timed runs), divided by 0.75 (the target-setting run needs at most 75% of the budget), rounded
    up to 5 s.
 
+A workload variant goes through steps 1-3 on its own (AlgoPerf: "the same target-setting
+procedure") for its base's ``step_hint`` steps, and keeps its base's budget, step hint and eval
+period: its entry holds neither.
+
 Steps 1-3 count steps, not seconds, so the targets do not depend on how fast or how busy the
 machine is (runs may share it); only step 4 needs a quiet machine, and it can be re-done alone on
 another machine (``optbench targets --budgets-only``). Everything (points, seeds, per-run
@@ -39,8 +43,8 @@ from optbench.algorithms.recipe import search_space_file
 from optbench.errors import UserError
 from optbench.search_space import as_hyperparameters
 from optbench.search_space import load as load_space
-from optbench.workloads import get_workload
-from optbench.workloads.base import Settings, settings_for, targets_table
+from optbench.workloads import get_workload, workload_class
+from optbench.workloads.base import BASE_BUDGET_FIELDS, Settings, settings_for, targets_table
 
 TARGET_SETTERS = ("adamw", "nadamw", "nesterov", "momentum")
 BUDGET_FRACTION = 0.75  # the target-setting run needs at most this share of the budget
@@ -86,12 +90,19 @@ def set_targets(
 
     ``steps`` defaults to the workload's committed ``step_hint``. With ``budget=False`` the
     budget is left as committed (calibrate it later, on a quiet machine, with
-    :func:`calibrate_budget`).
+    :func:`calibrate_budget`). A variant trains its base's ``step_hint`` steps and its entry
+    leaves out the base's fields (:data:`~optbench.workloads.base.BASE_BUDGET_FIELDS`).
     """
     options = dict(workload_options or {})
     current = settings_for(name, size)
-    steps = steps or current.step_hint
     probe = get_workload(name, size, **options)
+    base = probe.base_name
+    if base is not None and steps not in (None, current.step_hint):
+        raise UserError(
+            f"{name} is a variant of {base}: it trains its base's step_hint "
+            f"({current.step_hint} steps at size {size}); leave out --steps"
+        )
+    steps = steps or current.step_hint
     higher = probe.metric_higher_is_better
     unreachable = math.inf if higher else -math.inf
     search_settings = Settings(
@@ -206,7 +217,10 @@ def set_targets(
             "environment": environment,
         },
     }
-    if budget:
+    if base is not None:
+        entry = {k: v for k, v in entry.items() if k not in BASE_BUDGET_FIELDS}
+        entry["source"] += f"; budget, step hint and eval period: {base}'s"
+    elif budget:
         entry.update(calibrate_budget(name, size, entry, workload_options=options))
     return entry
 
@@ -268,6 +282,9 @@ def calibrate_budget(
 
 def committed_entry(name: str, size: str) -> dict[str, Any]:
     """The committed targets entry of ``name`` at ``size``, with its target-setting record."""
+    base = workload_class(name).base_name
+    if base is not None:
+        raise UserError(f"{name} is a variant: it has {base}'s budget; time {base} instead")
     entry = targets_table(name).get(size)
     if not entry or "steps_needed" not in entry.get("target_setting", {}):
         raise UserError(

@@ -79,3 +79,37 @@ def test_search_runs_are_independent_of_machine_speed(tmp_path: Path):
     b = set_targets("fmnist_mlp", "smoke", experiment_dir=tmp_path / "b", budget=False, **kwargs)
     assert a["target_setting"]["search"] == b["target_setting"]["search"]
     assert a["validation_target_value"] == b["validation_target_value"]
+
+
+def test_a_variant_gets_targets_and_keeps_its_base_budget(tmp_path: Path):
+    """AlgoPerf: variants go through the same procedure and keep their base's budget."""
+    from optbench.workloads.base import BASE_BUDGET_FIELDS, settings_for
+
+    base = settings_for("molecules_gnn", "smoke")
+    entry = set_targets(
+        "molecules_gnn_gelu",
+        "smoke",
+        experiment_dir=tmp_path,
+        executor=InlineExecutor(),
+        evals=4,
+        trials=0,
+        reruns=1,
+        algorithms=("nadamw",),
+    )  # budget=True: ignored for a variant, nothing is timed
+    assert not set(BASE_BUDGET_FIELDS) & set(entry)
+    assert "calibration_seconds_per_step" not in entry
+    assert entry["target_setting"]["steps"] == base.step_hint
+    assert entry["validation_target_value"] == round(
+        entry["target_setting"]["rerun_best_validation"][0], 6
+    )
+    assert "molecules_gnn's" in entry["source"]
+    with pytest.raises(UserError, match="leave out --steps"):
+        set_targets(
+            "molecules_gnn_gelu",
+            "smoke",
+            experiment_dir=tmp_path,
+            executor=InlineExecutor(),
+            steps=base.step_hint + 1,
+        )
+    with pytest.raises(UserError, match="time molecules_gnn instead"):
+        committed_entry("molecules_gnn_gelu", "smoke")
