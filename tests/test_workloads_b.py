@@ -186,6 +186,25 @@ def test_ctc_head_starts_at_the_blank_share(loaded, name):
     assert p_blank == pytest.approx(share, abs=0.06)
 
 
+def test_speech_eval_in_length_order_changes_only_the_padding(loaded, monkeypatch):
+    """Length-sorted eval batches: same loss and WER as batches in index order, less padding."""
+    from optbench.workloads.base import SplitObjectWorkload
+
+    w = loaded["speech_conformer"]
+    monkeypatch.setattr(type(w), "eval_batch_size", property(lambda self: 8))
+    model, state = w.init_model_fn(prng.key(0))
+    torch.nn.init.zeros_(model.output.bias)  # no blank prior: the decoder emits words
+    sorted_metrics, n = w._eval_split("validation", model, state, prng.key(0))
+    sorted_frames = sum(b["inputs"][0].shape[1] for b in w._eval_batches("validation"))
+    monkeypatch.setattr(type(w), "_eval_batches", SplitObjectWorkload._eval_batches)
+    plain_metrics, m = w._eval_split("validation", model, state, prng.key(0))
+    plain_frames = sum(b["inputs"][0].shape[1] for b in w._eval_batches("validation"))
+    assert n == m == 48
+    assert sorted_metrics["loss"] == pytest.approx(plain_metrics["loss"], rel=1e-5)
+    assert sorted_metrics["wer"] == plain_metrics["wer"] != 1.0
+    assert sorted_frames < plain_frames
+
+
 def test_metrics_on_hand_made_cases():
     # SSIM: identical images score 1; a constant offset lowers it.
     img = torch.rand(2, 1, 16, 16)
