@@ -5,8 +5,8 @@
 #   bash benchmarks/set_mini_targets.sh [EXPERIMENT_DIR] [PARALLEL_JOBS]
 # Each job runs with one torch thread. The full procedure (--trials 3 and all four algorithms
 # everywhere) is the same command with those options; it needs several idle hours on 2 cores.
-# speech_lstm and speech_conformer are left out: their CTC blank-only plateau makes the outcome of
-# a run bimodal (see benchmarks/RESULTS.md), so their mini targets are hand-set for now.
+# Variants (AlgoPerf: the same procedure) run the algorithm their base picked, for their base's
+# step_hint, and keep their base's budget; they run after the bases, whose step hints they use.
 set -euo pipefail
 EXP=${1:-experiments/targets}
 JOBS=${2:-3}
@@ -20,9 +20,24 @@ jobs_=(
   "--workloads shakespeare_lm --steps 450 ${THREE[*]}"
   "--workloads molecules_gnn --steps 1000 ${THREE[*]}"
   "--workloads fmnist_vit --steps 1100 ${THREE[*]}"
+  "--workloads speech_lstm --steps 600 ${THREE[*]}"
+  "--workloads speech_conformer --steps 450 ${THREE[*]}"
+)
+variants=(
+  "--workloads clicks_dlrm_layernorm --algorithms nadamw --evals 8"
+  "--workloads mri_unet_tanh --algorithms nadamw --evals 8"
+  "--workloads fmnist_resnet_silu --algorithms momentum --evals 8"
+  "--workloads shakespeare_lm_attention_temp --algorithms adamw --evals 8"
+  "--workloads molecules_gnn_gelu --algorithms nadamw --evals 8"
+  "--workloads fmnist_vit_post_ln --algorithms momentum --evals 8"
+  "--workloads speech_lstm_tanh --algorithms nadamw --evals 8"
+  "--workloads speech_conformer_attention_temperature --algorithms nadamw --evals 8"
 )
 printf '%s\n' "${jobs_[@]}" |
   OMP_NUM_THREADS=1 xargs -P "$JOBS" -I{} sh -c "optbench targets ${COMMON[*]} {}"
+printf '%s\n' "${variants[@]}" |
+  OMP_NUM_THREADS=1 xargs -P "$JOBS" -I{} sh -c "optbench targets ${COMMON[*]} {}"
 # budgets: time each picked configuration alone (2 threads), then write them
 optbench targets --budgets-only --size mini --write --no-progress --experiment-dir "$EXP" \
-  --workloads clicks_dlrm mri_unet fmnist_resnet shakespeare_lm molecules_gnn fmnist_vit
+  --workloads clicks_dlrm mri_unet fmnist_resnet shakespeare_lm molecules_gnn fmnist_vit \
+  speech_lstm speech_conformer

@@ -72,13 +72,16 @@ def target_setting() -> None:
             if s["trial"] == 0
         )
         reruns = ", ".join(_value(v) for v in record["rerun_best_validation"])
-        per_step = entry.get("calibration_seconds_per_step")
+        per_step = entry.get("calibration_seconds_per_step", "-")
+        budget = f"{settings_for(name, 'mini').max_allowed_runtime_sec:g} s"
+        base = WORKLOADS[name].base_name
+        if base is not None:  # a variant runs with its base's budget
+            per_step, budget = "-", f"{budget} ({base}'s)"
         print(
             f"| `{name}` | {record['steps']} | {search} | {record['picked']['algorithm']} | "
             f"{reruns} | {_value(entry['validation_target_value'])} / "
             f"{_value(entry['test_target_value'])} | {record['steps_needed']} | "
-            f"{per_step if per_step is not None else '-'} | "
-            f"{entry['max_allowed_runtime_sec']:g} s |"
+            f"{per_step} | {budget} |"
         )
 
 
