@@ -194,6 +194,33 @@ CASES = {
         ],
         "no recorded step-based target-setting runs",
     ),
+    "targets-variant-steps": (
+        lambda t, e: [
+            "targets",
+            "--workloads",
+            "molecules_gnn_gelu",
+            "--size",
+            "smoke",
+            "--steps",
+            "7",
+            "--experiment-dir",
+            str(t / "targets"),
+        ],
+        "leave out --steps",
+    ),
+    "targets-budgets-variant": (
+        lambda t, e: [
+            "targets",
+            "--workloads",
+            "molecules_gnn_gelu",
+            "--size",
+            "smoke",
+            "--budgets-only",
+            "--experiment-dir",
+            str(t / "targets"),
+        ],
+        "time molecules_gnn instead",
+    ),
     "report-unwritable-output": (
         lambda t, e: ["report", str(e), "-o", str(t / "ro" / "r.html")],
         "cannot write",
