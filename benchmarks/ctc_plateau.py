@@ -21,6 +21,7 @@ from torch import nn
 from optbench import prng, spec
 from optbench.submission import load_submission
 from optbench.workloads import get_workload
+from optbench.workloads.base import settings_for
 
 
 def default_bias(linear: nn.Linear) -> None:
@@ -32,8 +33,8 @@ def default_bias(linear: nn.Linear) -> None:
 
 def run(name: str, seed: int, steps: int, step_hint: int, prior: bool) -> tuple[list, float]:
     """Train-batch losses every 50 steps and the final validation WER of one run."""
-    workload = get_workload(name, "mini")
-    workload._settings = dataclasses.replace(workload._settings, step_hint=step_hint)
+    settings = dataclasses.replace(settings_for(name, "mini"), step_hint=step_hint)
+    workload = get_workload(name, "mini", settings=settings)
     workload.load_data()
     rng = prng.key(seed)
     torch.manual_seed(seed)

@@ -1,7 +1,7 @@
 """Wall time of one full evaluation (eval-train, validation, test) per mini workload.
 
 For the speech workloads it also times the same evaluation with batches in index order (the
-generic ``SplitObjectWorkload._eval_batches``) beside the length-sorted batches they use, in
+generic ``SplitObjectWorkload._eval_order``) beside the length-sorted batches they use, in
 the same process, alternating, so the ratio is measured side by side.
 
     python benchmarks/eval_cost.py [--workloads NAME ...] [--repeats 3]
@@ -50,12 +50,10 @@ def main() -> None:
         own, plain = [], []
         for _ in range(args.repeats):
             own.append(time_eval(workload, model, state))
-            if speech:  # the generic batches, on the instance for one call
-                workload._eval_batches = types.MethodType(
-                    SplitObjectWorkload._eval_batches, workload
-                )
+            if speech:  # the generic order, on the instance for one call
+                workload._eval_order = types.MethodType(SplitObjectWorkload._eval_order, workload)
                 plain.append(time_eval(workload, model, state))
-                del workload._eval_batches
+                del workload._eval_order
         other = f"{statistics.median(plain):.2f}" if plain else ""
         print(f"| {name} | {n:,} | {statistics.median(own):.2f} | {other} |", flush=True)
 

@@ -27,6 +27,20 @@ BAD_BATCH = WRONG_RETURN.replace(
 )
 
 
+def _targets(tmp: Path, workload: str, *options: str) -> list[str]:
+    """``optbench targets`` on one smoke workload, writing under ``tmp``."""
+    return [
+        "targets",
+        "--workloads",
+        workload,
+        "--size",
+        "smoke",
+        *options,
+        "--experiment-dir",
+        str(tmp / "targets"),
+    ]
+
+
 def _files(root: Path, name: str, text: str) -> str:
     path = root / name
     path.write_text(text)
@@ -182,43 +196,15 @@ CASES = {
         "positive",
     ),
     "targets-budgets-without-record": (
-        lambda t, e: [
-            "targets",
-            "--workloads",
-            "fmnist_mlp",
-            "--size",
-            "smoke",
-            "--budgets-only",
-            "--experiment-dir",
-            str(t / "targets"),
-        ],
+        lambda t, e: _targets(t, "fmnist_mlp", "--budgets-only"),
         "no recorded step-based target-setting runs",
     ),
     "targets-variant-steps": (
-        lambda t, e: [
-            "targets",
-            "--workloads",
-            "molecules_gnn_gelu",
-            "--size",
-            "smoke",
-            "--steps",
-            "7",
-            "--experiment-dir",
-            str(t / "targets"),
-        ],
+        lambda t, e: _targets(t, "molecules_gnn_gelu", "--steps", "7"),
         "leave out --steps",
     ),
     "targets-budgets-variant": (
-        lambda t, e: [
-            "targets",
-            "--workloads",
-            "molecules_gnn_gelu",
-            "--size",
-            "smoke",
-            "--budgets-only",
-            "--experiment-dir",
-            str(t / "targets"),
-        ],
+        lambda t, e: _targets(t, "molecules_gnn_gelu", "--budgets-only"),
         "time molecules_gnn instead",
     ),
     "report-unwritable-output": (

@@ -196,7 +196,7 @@ def test_speech_eval_in_length_order_changes_only_the_padding(loaded, monkeypatc
     torch.nn.init.zeros_(model.output.bias)  # no blank prior: the decoder emits words
     sorted_metrics, n = w._eval_split("validation", model, state, prng.key(0))
     sorted_frames = sum(b["inputs"][0].shape[1] for b in w._eval_batches("validation"))
-    monkeypatch.setattr(type(w), "_eval_batches", SplitObjectWorkload._eval_batches)
+    monkeypatch.setattr(type(w), "_eval_order", SplitObjectWorkload._eval_order)
     plain_metrics, m = w._eval_split("validation", model, state, prng.key(0))
     plain_frames = sum(b["inputs"][0].shape[1] for b in w._eval_batches("validation"))
     assert n == m == 48

@@ -501,8 +501,13 @@ class SplitObjectWorkload(TorchWorkload):
             for start in range(0, n - global_batch_size + 1, global_batch_size):
                 yield data.batch(order[start : start + global_batch_size])
 
+    def _eval_order(self, split: str) -> np.ndarray:
+        """The order in which an eval walks the split's examples (metrics are sums, so any order
+        gives the same values): index order."""
+        return np.arange(self._split_size(split))
+
     def _eval_batches(self, split: str) -> Iterator[Any]:
-        """The split's examples in order, ``eval_batch_size`` at a time."""
-        data, n = self._split(split), self._split_size(split)
-        for start in range(0, n, self.eval_batch_size):
-            yield data.batch(np.arange(start, min(start + self.eval_batch_size, n)))
+        """The split's examples in :meth:`_eval_order`, ``eval_batch_size`` at a time."""
+        data, order = self._split(split), self._eval_order(split)
+        for start in range(0, len(order), self.eval_batch_size):
+            yield data.batch(order[start : start + self.eval_batch_size])

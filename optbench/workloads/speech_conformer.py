@@ -121,7 +121,8 @@ class Conformer(nn.Module):
         kernel: int,
         channels: int,
         temperature: float = 1.0,
-        blank_logit: float = 0.0,
+        *,
+        blank_logit: float,
     ) -> None:
         super().__init__()
         self.dim = dim

@@ -13,7 +13,7 @@ pairs, as AlgoPerf's librispeech workloads do.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -246,13 +246,9 @@ class SpeechCtcWorkload(SplitObjectWorkload):
     def eval_batch_size(self) -> int:
         return 256
 
-    def _eval_batches(self, split: str) -> Iterator[Any]:
-        """The split's utterances shortest first, ``eval_batch_size`` at a time: batches of
-        similar lengths carry little padding (metrics are sums, so the order does not matter)."""
-        data, n = self._split(split), self._split_size(split)
-        order = np.argsort(data.frames[:n], kind="stable")
-        for start in range(0, n, self.eval_batch_size):
-            yield data.batch(order[start : start + self.eval_batch_size])
+    def _eval_order(self, split: str) -> np.ndarray:
+        """Shortest utterances first: eval batches of similar lengths carry little padding."""
+        return np.argsort(self._split(split).frames[: self._split_size(split)], kind="stable")
 
     # --- model --------------------------------------------------------------------------------
     def model_fn(
