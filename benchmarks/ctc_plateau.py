@@ -56,7 +56,9 @@ def run(name: str, seed: int, steps: int, step_hint: int, prior: bool) -> tuple[
             )
             loss = workload.loss_fn(batch["targets"], out)
             losses.append(round((loss["summed"] / loss["n_valid_examples"]).item(), 2))
-    metrics, _ = workload._eval_split("validation", model, model_state, rng)
+    metrics, _ = workload._eval_split(
+        "validation", model, model_state, rng, workload.eval_batch_size
+    )
     return losses, metrics["wer"]
 
 

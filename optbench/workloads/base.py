@@ -361,14 +361,16 @@ class TorchWorkload(spec.Workload):
         imagenet_v2_data_dir: str | None = None,
         global_step: int = 0,
     ) -> dict[str, float]:
-        """Loss and metrics on eval-train (a fixed train subset), validation and test."""
+        """Loss and metrics on eval-train (a fixed train subset), validation and test, in batches
+        of ``global_batch_size`` examples (the runner passes :attr:`eval_batch_size`). Metrics are
+        sums over examples, so the batch size changes only the cost (and float rounding)."""
         results: dict[str, float] = {}
         for split, prefix in (
             ("eval_train", "train"),
             ("validation", "validation"),
             ("test", "test"),
         ):
-            metrics, n = self._eval_split(split, params, model_state, rng)
+            metrics, n = self._eval_split(split, params, model_state, rng, global_batch_size)
             results.update({f"{prefix}/{k}": v for k, v in metrics.items()})
             if prefix != "train":
                 results[f"{prefix}/num_examples"] = n
@@ -380,16 +382,16 @@ class TorchWorkload(spec.Workload):
         return self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng, False)[0]
 
     def _eval_split(
-        self, split: str, params: nn.Module, model_state: Any, rng: Any
+        self, split: str, params: nn.Module, model_state: Any, rng: Any, batch_size: int
     ) -> tuple[dict[str, float], int]:
         """Metrics (unprefixed) on one split and its number of examples: means of the per-batch
         sums of :meth:`_batch_metrics`."""
         x, y = self._split(split)
         sums: dict[str, float] = {}
-        for start in range(0, len(x), self.eval_batch_size):
-            batch = {"inputs": x[start : start + self.eval_batch_size]}
+        for start in range(0, len(x), batch_size):
+            batch = {"inputs": x[start : start + batch_size]}
             logits = self._eval_logits(params, batch, model_state, rng)
-            targets = y[start : start + self.eval_batch_size]
+            targets = y[start : start + batch_size]
             for k, v in self._batch_metrics(logits, targets).items():
                 sums[k] = sums.get(k, 0.0) + v
         return {k: v / len(x) for k, v in sums.items()}, len(x)
@@ -506,8 +508,8 @@ class SplitObjectWorkload(TorchWorkload):
         gives the same values): index order."""
         return np.arange(self._split_size(split))
 
-    def _eval_batches(self, split: str) -> Iterator[Any]:
-        """The split's examples in :meth:`_eval_order`, ``eval_batch_size`` at a time."""
+    def _eval_batches(self, split: str, batch_size: int) -> Iterator[Any]:
+        """The split's examples in :meth:`_eval_order`, ``batch_size`` at a time."""
         data, order = self._split(split), self._eval_order(split)
-        for start in range(0, len(order), self.eval_batch_size):
-            yield data.batch(order[start : start + self.eval_batch_size])
+        for start in range(0, len(order), batch_size):
+            yield data.batch(order[start : start + batch_size])

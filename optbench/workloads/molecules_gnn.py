@@ -175,7 +175,8 @@ class MoleculesGnn(SplitObjectWorkload):
 
     @property
     def eval_batch_size(self) -> int:
-        return 1000
+        # The fastest of 16-16384 on 2 CPU cores (benchmarks/eval_cost.py, RESULTS.md).
+        return 128
 
     # --- model --------------------------------------------------------------------------------
     def _build_model(self) -> nn.Module:
@@ -202,11 +203,11 @@ class MoleculesGnn(SplitObjectWorkload):
 
     # --- evaluation ---------------------------------------------------------------------------
     def _eval_split(
-        self, split: str, params: nn.Module, model_state: Any, rng: Any
+        self, split: str, params: nn.Module, model_state: Any, rng: Any, batch_size: int
     ) -> tuple[dict[str, float], int]:
         """Mean average precision and mean masked loss."""
         logits, labels, weights = [], [], []
-        for batch in self._eval_batches(split):
+        for batch in self._eval_batches(split, batch_size):
             logits.append(self._eval_logits(params, batch, model_state, rng).float())
             labels.append(batch["targets"])
             weights.append(batch["weights"])

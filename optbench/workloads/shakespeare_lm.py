@@ -109,6 +109,11 @@ class ShakespeareLM(TorchWorkload):
         return splits
 
     @property
+    def eval_batch_size(self) -> int:
+        # The fastest of 16-16384 on 2 CPU cores (benchmarks/eval_cost.py, RESULTS.md).
+        return 64
+
+    @property
     def target_metric_name(self) -> str:
         return "loss"
 

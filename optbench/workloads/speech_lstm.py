@@ -244,7 +244,8 @@ class SpeechCtcWorkload(SplitObjectWorkload):
 
     @property
     def eval_batch_size(self) -> int:
-        return 256
+        # The fastest of 16-16384 on 2 CPU cores (benchmarks/eval_cost.py, RESULTS.md).
+        return 64
 
     def _eval_order(self, split: str) -> np.ndarray:
         """Shortest utterances first: eval batches of similar lengths carry little padding."""
@@ -310,12 +311,12 @@ class SpeechCtcWorkload(SplitObjectWorkload):
 
     # --- evaluation ---------------------------------------------------------------------------
     def _eval_split(
-        self, split: str, params: nn.Module, model_state: Any, rng: Any
+        self, split: str, params: nn.Module, model_state: Any, rng: Any, batch_size: int
     ) -> tuple[dict[str, float], int]:
         """Corpus WER (greedy CTC decoding) and CTC loss per word."""
         edits = words = examples = 0
         loss_sum = 0.0
-        for batch in self._eval_batches(split):
+        for batch in self._eval_batches(split, batch_size):
             out = self._eval_logits(params, batch, model_state, rng)
             loss_sum += self.loss_fn(batch["targets"], out)["summed"].item()
             tokens, token_paddings = batch["targets"]
