@@ -48,6 +48,7 @@ from optbench.workloads.base import BASE_BUDGET_FIELDS, Settings, settings_for, 
 
 TARGET_SETTERS = ("adamw", "nadamw", "nesterov", "momentum")
 BUDGET_FRACTION = 0.75  # the target-setting run needs at most this share of the budget
+CALIBRATION_FIELDS = ("calibration_gflops", "calibration_seconds_per_step")  # of the budget
 
 
 def _best(rows: list[dict[str, float]], key: str, higher: bool) -> float:
@@ -222,6 +223,9 @@ def set_targets(
         entry["source"] += f"; budget, step hint and eval period: {base}'s"
     elif budget:
         entry.update(calibrate_budget(name, size, entry, workload_options=options))
+    else:  # the committed budget stays, and with it the speed it was timed at
+        committed = targets_table(name).get(size, {})
+        entry.update({k: committed[k] for k in CALIBRATION_FIELDS if k in committed})
     return entry
 
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from optbench import results
+from optbench import results, target_setting
 from optbench.errors import UserError
 from optbench.executors import InlineExecutor
 from optbench.target_setting import calibrate_budget, committed_entry, set_targets
+from optbench.workloads.base import settings_for
 
 
 def test_targets_follow_from_the_recorded_reruns(tmp_path):
@@ -79,6 +80,31 @@ def test_search_runs_are_independent_of_machine_speed(tmp_path: Path):
     b = set_targets("fmnist_mlp", "smoke", experiment_dir=tmp_path / "b", budget=False, **kwargs)
     assert a["target_setting"]["search"] == b["target_setting"]["search"]
     assert a["validation_target_value"] == b["validation_target_value"]
+
+
+def test_a_kept_budget_keeps_the_speed_it_was_timed_at(tmp_path: Path, monkeypatch):
+    """budget=False leaves the committed budget and its calibration fields as they were."""
+    committed = {"calibration_gflops": 123.4, "calibration_seconds_per_step": 0.0125}
+    monkeypatch.setattr(
+        target_setting, "targets_table", lambda name: {"smoke": {"step_hint": 1, **committed}}
+    )
+    entry = set_targets(
+        "fmnist_mlp",
+        "smoke",
+        experiment_dir=tmp_path,
+        executor=InlineExecutor(),
+        steps=20,
+        evals=2,
+        trials=0,
+        reruns=1,
+        algorithms=("nadamw",),
+        budget=False,
+    )
+    assert {k: entry[k] for k in committed} == committed
+    assert (
+        entry["max_allowed_runtime_sec"]
+        == settings_for("fmnist_mlp", "smoke").max_allowed_runtime_sec
+    )
 
 
 def test_a_variant_gets_targets_and_keeps_its_base_budget(tmp_path: Path):
