@@ -7,7 +7,12 @@ also gives the largest relative difference of any metric from the workload's own
 also times batches in index order (the generic ``SplitObjectWorkload._eval_order``) beside the
 length-sorted batches they use.
 
+``--in-trial STEPS`` times the evaluations inside short NadamW trials instead (STEPS steps, 8
+evals, one trial per batch size and round, alternating): a trained model in a process that has
+been training can evaluate slower than a fresh model in a fresh process.
+
     python benchmarks/eval_cost.py [--workloads NAME ...] [--repeats 3] [--batch-sizes 128 256]
+    python benchmarks/eval_cost.py --workloads fmnist_vit --batch-sizes 256 --in-trial 400
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import time
 import types
 
 from optbench import prng
-from optbench.workloads import DEFAULT_SUITE, get_workload
+from optbench.runner import run_trial
+from optbench.submission import load_submission
+from optbench.workloads import DEFAULT_SUITE, get_workload, workload_class
 from optbench.workloads.base import SplitObjectWorkload
 from optbench.workloads.speech_lstm import SpeechCtcWorkload
 
@@ -36,6 +43,38 @@ def largest_relative_difference(a: dict[str, float], b: dict[str, float]) -> flo
     return max(abs(a[k] - b[k]) / max(abs(a[k]), 1e-12) for k in a if math.isfinite(a[k]))
 
 
+def in_trial_eval_seconds(name: str, batch_size: int, steps: int) -> float:
+    """Mean wall seconds per eval inside a NadamW trial of ``steps`` steps (8 evals) run with
+    ``batch_size`` as the workload's eval batch size."""
+    cls = workload_class(name)
+    resized = type(cls.__name__, (cls,), {"eval_batch_size": batch_size})
+    result = run_trial(
+        resized("mini"),
+        load_submission("nadamw"),
+        max_steps=steps,
+        probe_speed=False,
+        eval_every_steps=steps // 8,
+    )
+    return result.eval_rows[-1]["accumulated_eval_time"] / len(result.eval_rows)
+
+
+def main_in_trial(args: argparse.Namespace) -> None:
+    print("| workload | batch size: seconds per eval inside a NadamW trial (median of rounds) |")
+    print("|---|---|")
+    for name in args.workloads:
+        own = workload_class(name)("mini").eval_batch_size
+        sizes = [own] + [b for b in args.batch_sizes if b != own]
+        times: dict[int, list[float]] = {b: [] for b in sizes}
+        for _ in range(args.repeats):
+            for size in sizes:
+                times[size].append(in_trial_eval_seconds(name, size, args.in_trial))
+        cells = ", ".join(
+            f"{b}{' (own)' if b == own else ''}: {statistics.median(v):.2f}"
+            for b, v in times.items()
+        )
+        print(f"| {name} | {cells} |", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", nargs="+", default=list(DEFAULT_SUITE))
@@ -43,7 +82,11 @@ def main() -> None:
     parser.add_argument(
         "--batch-sizes", nargs="*", type=int, default=[], help="other eval batch sizes to time"
     )
+    parser.add_argument("--in-trial", type=int, metavar="STEPS", help="time evals in trials")
     args = parser.parse_args()
+    if args.in_trial:
+        main_in_trial(args)
+        return
     print("| workload | examples per eval | batch size: eval (s, median) | largest metric change |")
     print("|---|---|---|---|")
     for name in args.workloads:
