@@ -12,7 +12,7 @@ from optbench import results, target_setting
 from optbench.errors import UserError
 from optbench.executors import InlineExecutor
 from optbench.target_setting import calibrate_budget, committed_entry, set_targets
-from optbench.workloads.base import settings_for
+from optbench.workloads.base import BASE_BUDGET_FIELDS, settings_for
 
 
 def test_targets_follow_from_the_recorded_reruns(tmp_path):
@@ -109,8 +109,6 @@ def test_a_kept_budget_keeps_the_speed_it_was_timed_at(tmp_path: Path, monkeypat
 
 def test_a_variant_gets_targets_and_keeps_its_base_budget(tmp_path: Path):
     """AlgoPerf: variants go through the same procedure and keep their base's budget."""
-    from optbench.workloads.base import BASE_BUDGET_FIELDS, settings_for
-
     base = settings_for("molecules_gnn", "smoke")
     entry = set_targets(
         "molecules_gnn_gelu",
