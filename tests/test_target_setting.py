@@ -15,17 +15,28 @@ from optbench.target_setting import calibrate_budget, committed_entry, set_targe
 from optbench.workloads.base import BASE_BUDGET_FIELDS, settings_for
 
 
-def test_targets_follow_from_the_recorded_reruns(tmp_path):
-    entry = set_targets(
+def _procedure(experiment_dir: Path, **options) -> dict:
+    """fmnist_mlp smoke targets; by default from one 20-step NadamW search run and one re-run,
+    budget kept."""
+    settings = dict(steps=20, evals=2, trials=0, reruns=1, algorithms=("nadamw",), budget=False)
+    return set_targets(
         "fmnist_mlp",
         "smoke",
-        experiment_dir=tmp_path,
+        experiment_dir=experiment_dir,
         executor=InlineExecutor(),
+        **{**settings, **options},
+    )
+
+
+def test_targets_follow_from_the_recorded_reruns(tmp_path):
+    entry = _procedure(
+        tmp_path,
         steps=60,
         evals=6,
         trials=1,
         reruns=3,
         algorithms=("nadamw", "momentum"),
+        budget=True,
     )
     record = entry["target_setting"]
     # each algorithm: its self-tuning point (trial 0) and one quasi-random point
@@ -73,11 +84,7 @@ def test_budgets_only_needs_a_recorded_procedure():
 
 def test_search_runs_are_independent_of_machine_speed(tmp_path: Path):
     """Same seeds, same steps: the recorded search values repeat exactly (they count steps)."""
-    kwargs = dict(
-        executor=InlineExecutor(), steps=20, evals=2, trials=0, reruns=1, algorithms=("nadamw",)
-    )
-    a = set_targets("fmnist_mlp", "smoke", experiment_dir=tmp_path / "a", budget=False, **kwargs)
-    b = set_targets("fmnist_mlp", "smoke", experiment_dir=tmp_path / "b", budget=False, **kwargs)
+    a, b = _procedure(tmp_path / "a"), _procedure(tmp_path / "b")
     assert a["target_setting"]["search"] == b["target_setting"]["search"]
     assert a["validation_target_value"] == b["validation_target_value"]
 
@@ -88,18 +95,7 @@ def test_a_kept_budget_keeps_the_speed_it_was_timed_at(tmp_path: Path, monkeypat
     monkeypatch.setattr(
         target_setting, "targets_table", lambda name: {"smoke": {"step_hint": 1, **committed}}
     )
-    entry = set_targets(
-        "fmnist_mlp",
-        "smoke",
-        experiment_dir=tmp_path,
-        executor=InlineExecutor(),
-        steps=20,
-        evals=2,
-        trials=0,
-        reruns=1,
-        algorithms=("nadamw",),
-        budget=False,
-    )
+    entry = _procedure(tmp_path)
     assert {k: entry[k] for k in committed} == committed
     assert (
         entry["max_allowed_runtime_sec"]
