@@ -58,12 +58,17 @@ def in_trial_eval_seconds(name: str, batch_size: int, steps: int) -> float:
     return result.eval_rows[-1]["accumulated_eval_time"] / len(result.eval_rows)
 
 
+def sizes_to_time(own: int, others: list[int]) -> list[int]:
+    """The workload's own eval batch size first, then the other sizes asked for."""
+    return [own] + [b for b in others if b != own]
+
+
 def main_in_trial(args: argparse.Namespace) -> None:
     print("| workload | batch size: seconds per eval inside a NadamW trial (median of rounds) |")
     print("|---|---|")
     for name in args.workloads:
         own = workload_class(name)("mini").eval_batch_size
-        sizes = [own] + [b for b in args.batch_sizes if b != own]
+        sizes = sizes_to_time(own, args.batch_sizes)
         times: dict[int, list[float]] = {b: [] for b in sizes}
         for _ in range(args.repeats):
             for size in sizes:
@@ -101,7 +106,7 @@ def main() -> None:
             )
         )
         own = workload.eval_batch_size
-        sizes = [own] + [b for b in args.batch_sizes if b != own]
+        sizes = sizes_to_time(own, args.batch_sizes)
         _, reference = time_eval(workload, model, state, own)  # also the warm-up
         times: dict[str, list[float]] = {}
         change = 0.0

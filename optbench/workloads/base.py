@@ -234,6 +234,9 @@ class TorchWorkload(spec.Workload):
 
     @property
     def eval_batch_size(self) -> int:
+        """Examples per eval batch. It changes only the cost of an evaluation, never its metrics;
+        workloads override it with the fastest size that ``benchmarks/eval_cost.py
+        --batch-sizes`` measured on two CPU cores (benchmarks/RESULTS.md)."""
         return 1024
 
     @property

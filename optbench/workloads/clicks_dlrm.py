@@ -118,7 +118,6 @@ class ClicksDlrm(TorchWorkload):
 
     @property
     def eval_batch_size(self) -> int:
-        # The fastest of 16-16384 on 2 CPU cores (benchmarks/eval_cost.py, RESULTS.md).
         return 4096
 
     @property

@@ -114,7 +114,6 @@ class FashionMnistResNet(ClassificationWorkload):
 
     @property
     def eval_batch_size(self) -> int:
-        # The fastest of 16-16384 on 2 CPU cores (benchmarks/eval_cost.py, RESULTS.md).
         return 256
 
     def _build_model(self) -> nn.Module:

@@ -175,7 +175,6 @@ class MoleculesGnn(SplitObjectWorkload):
 
     @property
     def eval_batch_size(self) -> int:
-        # The fastest of 16-16384 on 2 CPU cores (benchmarks/eval_cost.py, RESULTS.md).
         return 128
 
     # --- model --------------------------------------------------------------------------------

@@ -137,7 +137,6 @@ class MriUnet(TorchWorkload):
 
     @property
     def eval_batch_size(self) -> int:
-        # The fastest of 16-16384 on 2 CPU cores (benchmarks/eval_cost.py, RESULTS.md).
         return 64
 
     def _load_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

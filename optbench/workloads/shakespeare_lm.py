@@ -110,7 +110,6 @@ class ShakespeareLM(TorchWorkload):
 
     @property
     def eval_batch_size(self) -> int:
-        # The fastest of 16-16384 on 2 CPU cores (benchmarks/eval_cost.py, RESULTS.md).
         return 64
 
     @property

@@ -244,7 +244,6 @@ class SpeechCtcWorkload(SplitObjectWorkload):
 
     @property
     def eval_batch_size(self) -> int:
-        # The fastest of 16-16384 on 2 CPU cores (benchmarks/eval_cost.py, RESULTS.md).
         return 64
 
     def _eval_order(self, split: str) -> np.ndarray:
