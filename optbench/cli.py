@@ -7,10 +7,10 @@ import os
 import sys
 
 from optbench import __version__
-from optbench.commands import list_cmd, report, run, score, targets, tune
+from optbench.commands import list_cmd, report, run, score, targets, tune, validate
 from optbench.errors import UserError
 
-COMMANDS = (run, tune, score, report, targets, list_cmd)
+COMMANDS = (run, tune, validate, score, report, targets, list_cmd)
 
 
 class _Parser(argparse.ArgumentParser):

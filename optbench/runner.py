@@ -30,7 +30,8 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from optbench import checkpoint, integrity, prng, results
+from optbench import batch_rule, checkpoint, integrity, prng, results
+from optbench.compat import environment
 from optbench.errors import UserError
 from optbench.spec import Workload
 from optbench.submission import Submission
@@ -76,26 +77,8 @@ def _is_training_complete(exc: BaseException) -> bool:
 
 
 def resolve_batch_size(workload: Workload, submission: Submission) -> int:
-    """Ask ``get_batch_size`` with the workload's name, then its base's, then the AlgoPerf name."""
-    names = [
-        getattr(workload, "name", None),
-        getattr(workload, "base_name", None),
-        getattr(workload, "algoperf_name", None),
-    ]
-    tried = []
-    for name in dict.fromkeys(n for n in names if n):
-        tried.append(name)
-        try:
-            size = submission.get_batch_size(name)
-        except (ValueError, KeyError):
-            continue
-        if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            raise UserError(f"get_batch_size({name!r}) returned {size!r}, not a positive int")
-        return size
-    raise UserError(
-        f"submission {submission.name!r} has no batch size for {' / '.join(tried)}; "
-        "pass --batch-size N"
-    )
+    """The batch size ``submission`` trains with on ``workload`` (:mod:`optbench.batch_rule`)."""
+    return batch_rule.choose(workload, submission.get_batch_size).used
 
 
 def _call(what: str, fn, **kwargs):
@@ -105,7 +88,10 @@ def _call(what: str, fn, **kwargs):
         if _is_training_complete(exc):
             raise
         tail = "".join(traceback.format_exception(exc)[-6:])
-        raise SubmissionFailed(f"{what} raised {type(exc).__name__}: {exc}\n{tail}") from exc
+        need = environment.unmet_need(exc)
+        first = f"{what} raised {type(exc).__name__}: {exc}".splitlines()[0]
+        headline = f"{need} ({first})" if need else first
+        raise SubmissionFailed(f"{headline}\n{tail}") from exc
 
 
 def _update_return(what: str, value: Any) -> tuple[Any, Any, Any]:
@@ -175,7 +161,10 @@ def run_trial(
         workload.load_data()
     speed_before = integrity.speed_probe() if probe_speed else None
     view = integrity.WorkloadView(workload)
-    global_batch_size = batch_size or resolve_batch_size(workload, submission)
+    batch_choice = batch_rule.choose(
+        workload, submission.get_batch_size, batch_size, workload.num_train_examples
+    )
+    global_batch_size = batch_choice.used
     torch.manual_seed(seed)
     rng, data_rng, opt_init_rng, model_init_rng = prng.split(prng.key(seed), 4)
     dropout = getattr(hyperparameters, "dropout_rate", None)
@@ -183,10 +172,12 @@ def run_trial(
     params_types = workload.model_params_types
     eval_rows: list[dict[str, float]] = []
     eval_results: list[tuple[int, dict[str, float]]] = []
+    preemption_count = 0  # one higher on resume, below
 
     point = hyperparameters._asdict() if hasattr(hyperparameters, "_asdict") else hyperparameters
     identity = {
         "submission": submission.name,
+        "submission_digest": submission.digest,
         "workload": workload.name,
         "seed": seed,
         "hyperparameters": point,
@@ -204,6 +195,8 @@ def run_trial(
             {
                 "submission": submission.name,
                 "submission_source": submission.source,
+                "submission_digest": submission.digest,
+                "batch_size_choice": batch_choice.to_json(),
                 "seed": seed,
                 "batch_size": global_batch_size,
                 "budget_sec": budget,
@@ -259,6 +252,7 @@ def run_trial(
             checkpoint.remove(out)
         return result
 
+    environment.ensure_process_group()  # AlgoPerf initialises torch.distributed before this call
     try:
         optimizer_state = _call(
             "init_optimizer_state",
@@ -302,7 +296,6 @@ def run_trial(
     # --- the timed loop ------------------------------------------------------------------------
     clock = Clock(getattr(workload, "device", torch.device("cpu")))
     global_step = 0
-    preemption_count = 0
     duration_before = 0.0
     if saved is not None:
         try:

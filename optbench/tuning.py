@@ -86,6 +86,8 @@ class TrialSpec:
     max_steps: int | None = None
     eval_every_steps: int | None = None
     checkpoint_every_sec: float | None = None
+    import_root: str | None = None
+    submission_digest: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -106,6 +108,8 @@ def plan(
     max_steps: int | None = None,
     eval_every_steps: int | None = None,
     checkpoint_every_sec: float | None = None,
+    import_root: str | None = None,
+    submission_digest: str = "",
 ) -> list[TrialSpec]:
     """All trials of all studies, in execution order (study by study, workload by workload)."""
     if rules.name == "external" and space is None:
@@ -144,9 +148,26 @@ def plan(
                         max_steps=max_steps,
                         eval_every_steps=eval_every_steps,
                         checkpoint_every_sec=checkpoint_every_sec,
+                        import_root=import_root,
+                        submission_digest=submission_digest,
                     )
                 )
     return specs
+
+
+def check_same_source(trial_dir: str | Path, name: str, digest: str) -> None:
+    """Refuse a trial directory written by another source of submission ``name``.
+
+    Names are not identities (every AlgoPerf submission is a ``submission.py``); the digest of
+    the source tree recorded in each trial's ``meta_data.json`` is.
+    """
+    meta = results.read_json(Path(trial_dir) / "meta_data.json")
+    if meta is not None and meta.get("submission_digest") != digest:
+        raise UserError(
+            f"{trial_dir} holds a trial of another source of a submission named {name!r} "
+            f"(digest {meta.get('submission_digest') or 'unknown'}, this one {digest}); "
+            "use another --experiment-dir"
+        )
 
 
 def is_finished(spec: TrialSpec) -> bool:

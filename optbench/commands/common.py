@@ -34,6 +34,24 @@ def non_negative_float(text: str) -> float:
 DEFAULT_CHECKPOINT_EVERY_SEC = 30.0
 
 
+def add_submission_args(parser: argparse.ArgumentParser, default: str | None) -> None:
+    """``--submission`` (a baseline, a file, a folder or a dotted module) and ``--import-root``."""
+    parser.add_argument(
+        "--submission",
+        required=default is None,
+        default=default,
+        help="a baseline name (see `optbench list`), a submission .py file, a folder holding "
+        "submission.py, or a dotted module path" + (f" (default: {default})" if default else ""),
+    )
+    parser.add_argument(
+        "--import-root",
+        type=Path,
+        metavar="DIR",
+        help="a folder put first on the import path, for submissions that import themselves "
+        "by an AlgoPerf checkout path (submissions.submissions_algorithms_v0_5...)",
+    )
+
+
 def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
     """--checkpoint-every SEC / --no-checkpoints (dest: checkpoint_every)."""
     group = parser.add_mutually_exclusive_group()

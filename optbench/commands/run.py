@@ -8,6 +8,7 @@ from pathlib import Path
 from optbench import results, search_space, tuning
 from optbench.commands.common import (
     add_checkpoint_args,
+    add_submission_args,
     add_workload_args,
     check_writable,
     default_experiment_dir,
@@ -28,11 +29,7 @@ def register(subparsers) -> None:
         description="Train a submission on a workload until its target, "
         "its budget or a step cap; print the time-to-target.",
     )
-    p.add_argument(
-        "--submission",
-        default="nadamw",
-        help="a baseline name (see `optbench list`) or a submission .py file (default: nadamw)",
-    )
+    add_submission_args(p, default="nadamw")
     add_workload_args(p, many=False)
     p.add_argument(
         "--ruleset",
@@ -132,7 +129,7 @@ def describe(result: TrialResult, workload) -> str:
 
 def _main(args: argparse.Namespace) -> int:
     names = workload_names(args)
-    submission = load_submission(args.submission)
+    submission = load_submission(args.submission, args.import_root)
     hyperparameters, ruleset = hyperparameters_for(args, submission)
     experiment = args.experiment_dir or default_experiment_dir("run")
     workloads = [make_workload(name, args) for name in names]
@@ -141,6 +138,7 @@ def _main(args: argparse.Namespace) -> int:
         trial = results.trial_dir(
             experiment, submission.name, 1, workload.name, args.hparams_index + 1
         )
+        tuning.check_same_source(trial, submission.name, submission.digest)
         if (trial / "result.json").exists():
             raise UserError(
                 f"{trial} already holds a finished trial; choose another "

@@ -9,9 +9,9 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from optbench import __version__, results, search_space, tuning
-from optbench.algorithms import BASELINES
 from optbench.commands.common import (
     add_checkpoint_args,
+    add_submission_args,
     add_workload_args,
     check_writable,
     default_experiment_dir,
@@ -21,7 +21,7 @@ from optbench.commands.common import (
 )
 from optbench.errors import UserError
 from optbench.executors import InlineExecutor, LocalProcessExecutor
-from optbench.submission import load_submission
+from optbench.submission import load_submission, worker_source
 
 EXPERIMENT_FILE = "optbench_experiment.json"
 
@@ -33,7 +33,7 @@ def register(subparsers) -> None:
         description="Run studies x trials of a submission on each workload; "
         "re-running on the same directory resumes.",
     )
-    p.add_argument("--submission", required=True, help="baseline name or submission .py file")
+    add_submission_args(p, default=None)
     p.add_argument("--ruleset", choices=("external", "self"), default="external")
     add_workload_args(p, many=True)
     p.add_argument(
@@ -107,7 +107,7 @@ def _check_experiment(path: Path, config: dict) -> None:
 def _main(args: argparse.Namespace) -> int:
     names = workload_names(args)
     rules = tuning.ruleset(args.ruleset, args.preset, args.studies, args.trials)
-    submission = load_submission(args.submission)
+    submission = load_submission(args.submission, args.import_root)
     space = None
     if rules.name == "external":
         space = (
@@ -122,9 +122,7 @@ def _main(args: argparse.Namespace) -> int:
         "allow_download": args.download,
         "device": args.device,
     }
-    source = (
-        args.submission if args.submission in BASELINES else str(Path(args.submission).resolve())
-    )  # workers may run elsewhere
+    source = worker_source(args.submission)
     specs = tuning.plan(
         submission=source,
         submission_name=submission.name,
@@ -139,8 +137,12 @@ def _main(args: argparse.Namespace) -> int:
         max_steps=args.max_steps,
         eval_every_steps=args.eval_every_steps,
         checkpoint_every_sec=args.checkpoint_every,
+        import_root=str(args.import_root.resolve()) if args.import_root else None,
+        submission_digest=submission.digest,
     )
     check_writable(experiment)
+    for spec in specs:
+        tuning.check_same_source(spec.trial_dir, submission.name, submission.digest)
     _check_experiment(
         experiment,
         {

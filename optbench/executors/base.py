@@ -47,7 +47,12 @@ def execute(spec: TrialSpec, progress: bool = False) -> dict:
     if out.exists() and not resume:
         shutil.rmtree(out)  # an unfinished earlier attempt: start the trial afresh
     try:
-        submission = load_submission(spec.submission)
+        submission = load_submission(spec.submission, spec.import_root)
+        if spec.submission_digest and submission.digest != spec.submission_digest:
+            raise UserError(
+                f"the source of {spec.submission_name!r} changed since the study was planned "
+                f"(digest {submission.digest}, planned {spec.submission_digest})"
+            )
         workload = get_workload(spec.workload, spec.size, **spec.workload_options)
         hp = (
             search_space.as_hyperparameters(spec.hyperparameters)

@@ -164,5 +164,6 @@ class ClicksDlrmLayerNorm(ClicksDlrm):
 
     name = "clicks_dlrm_layernorm"
     base_name = "clicks_dlrm"
+    algoperf_name = "criteo1tb_layernorm"
     description = "DLRM with LayerNorm in the MLPs on SYNTHETIC click logs"
     layernorm = True

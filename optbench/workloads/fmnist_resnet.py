@@ -125,5 +125,6 @@ class FashionMnistResNetSilu(FashionMnistResNet):
 
     name = "fmnist_resnet_silu"
     base_name = "fmnist_resnet"
+    algoperf_name = "imagenet_resnet_silu"
     description = "ResNet-8 (stride-2 stem, 16/32/64, BatchNorm, SiLU) on Fashion-MNIST"
     activation = nn.SiLU

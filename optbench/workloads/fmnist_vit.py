@@ -177,5 +177,6 @@ class FashionMnistViTPostLn(FashionMnistViT):
 
     name = "fmnist_vit_post_ln"
     base_name = "fmnist_vit"
+    algoperf_name = "imagenet_vit_post_ln"
     description = "ViT (7x7 patches, width 64, 4 blocks of 4 heads, post-LN, mean pool) on FMNIST"
     post_ln = True

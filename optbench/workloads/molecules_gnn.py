@@ -226,5 +226,6 @@ class MoleculesGnnGelu(MoleculesGnn):
 
     name = "molecules_gnn_gelu"
     base_name = "molecules_gnn"
+    algoperf_name = "ogbg_gelu"
     description = "molecules_gnn with GELU activations"
     activation = nn.GELU

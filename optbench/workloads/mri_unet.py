@@ -223,5 +223,6 @@ class MriUnetTanh(MriUnet):
 
     name = "mri_unet_tanh"
     base_name = "mri_unet"
+    algoperf_name = "fastmri_tanh"
     description = "mri_unet with tanh activations"
     activation = nn.Tanh

@@ -181,5 +181,6 @@ class ShakespeareLMAttentionTemp(ShakespeareLM):
 
     name = "shakespeare_lm_attention_temp"
     base_name = "shakespeare_lm"
+    algoperf_name = "wmt_attention_temp"
     description = "char Transformer decoder (4x128, ctx 64, attention temperature 4) on Shakespeare"
     temperature = 4.0

@@ -186,5 +186,6 @@ class SpeechConformerAttentionTemperature(SpeechConformer):
 
     name = "speech_conformer_attention_temperature"
     base_name = "speech_conformer"
+    algoperf_name = "librispeech_conformer_attention_temperature"
     description = "speech_conformer with attention temperature 1.6"
     attention_temperature = 1.6

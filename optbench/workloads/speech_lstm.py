@@ -358,5 +358,6 @@ class SpeechLstmTanh(SpeechLstm):
 
     name = "speech_lstm_tanh"
     base_name = "speech_lstm"
+    algoperf_name = "librispeech_deepspeech_tanh"
     description = "speech_lstm with tanh activations in the front-end"
     activation = nn.Tanh

@@ -1,0 +1,125 @@
+"""``optbench validate``: run submissions on the mini suite and compare optbench's ranking with a
+published leaderboard (Kendall tau, Spearman rho, per-workload orders, disagreeing pairs)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from optbench import tuning, validation
+from optbench.commands.common import (
+    add_workload_args,
+    check_writable,
+    default_experiment_dir,
+    non_negative_int,
+    positive_int,
+    workload_names,
+)
+from optbench.errors import UserError
+from optbench.executors import LocalProcessExecutor
+from optbench.submission import load_submission, worker_source
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "validate",
+        help="compare optbench's ranking of submissions with a published leaderboard",
+        description="Run each submission on the suite (a reduced protocol by default), score "
+        "them with optbench and compare the order with a published leaderboard. Re-running on "
+        "the same --experiment-dir resumes.",
+    )
+    p.add_argument(
+        "submissions",
+        nargs="+",
+        help="submissions: baseline names, files, folders holding submission.py, dotted modules",
+    )
+    p.add_argument(
+        "--leaderboard",
+        required=True,
+        metavar="CSV",
+        help="published scores: columns submission,score (or published_score)",
+    )
+    p.add_argument(
+        "--reference-times",
+        metavar="CSV",
+        help="published per-workload times to target (submission, one column per AlgoPerf "
+        "workload), for per-workload order agreement",
+    )
+    p.add_argument(
+        "--name",
+        action="append",
+        default=[],
+        metavar="OURS=THEIRS",
+        help="a submission's name on the leaderboard, where it differs (repeatable)",
+    )
+    p.add_argument("--ruleset", choices=("external", "self"), default="external")
+    p.add_argument("--points", type=positive_int, default=1, help="search-space points per study")
+    p.add_argument("--studies", type=positive_int, default=1, help="studies (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="base seed of the trials (default 0)")
+    p.add_argument("--import-root", type=Path, metavar="DIR", help="see `optbench run`")
+    add_workload_args(p, many=True)
+    p.add_argument("--experiment-dir", type=Path, metavar="DIR")
+    p.add_argument("--bootstrap", type=non_negative_int, default=1000, metavar="N")
+    p.add_argument("--score-only", action="store_true", help="compare what has run; run nothing")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(handler=_main)
+
+
+def _names(pairs: list[str]) -> dict[str, str]:
+    names = {}
+    for pair in pairs:
+        ours, sep, theirs = pair.partition("=")
+        if not sep or not ours or not theirs:
+            raise UserError(f"--name {pair!r}: expected OURS=THEIRS")
+        names[ours] = theirs
+    return names
+
+
+def _main(args: argparse.Namespace) -> int:
+    from optbench import agreement
+
+    published = agreement.read_leaderboard_csv(args.leaderboard)
+    reference = (
+        agreement.read_reference_times_csv(args.reference_times) if args.reference_times else None
+    )
+    names = _names(args.name)
+    experiment = args.experiment_dir or default_experiment_dir("validate")
+    if not args.score_only:
+        loaded = [
+            (worker_source(s), load_submission(s, args.import_root)) for s in args.submissions
+        ]
+        protocol = validation.Protocol(args.ruleset, args.studies, args.points)
+        specs = validation.plan(
+            loaded,
+            workload_names(args),
+            protocol,
+            experiment,
+            size=args.size,
+            seed=args.seed,
+            import_root=str(args.import_root.resolve()) if args.import_root else None,
+            workload_options={
+                "data_dir": args.data_dir,
+                "cache_dir": args.cache_dir,
+                "allow_download": args.download,
+                "device": args.device,
+            },
+        )
+        check_writable(experiment)
+        done = sum(tuning.is_finished(s) for s in specs)
+        print(
+            f"validate: {len(loaded)} submissions, {protocol.ruleset} tuning, "
+            f"{protocol.studies} studies x {protocol.points if args.ruleset == 'external' else 1} "
+            f"points, {len(specs)} trials ({done} done before); writing to {experiment}",
+            flush=True,
+        )
+        executor = LocalProcessExecutor(progress=not args.no_progress)
+        tuning.run_plan(specs, executor, progress=not args.no_progress, log=print)
+    _, result = validation.compare(
+        experiment, published, reference_times=reference, names=names, n_bootstrap=args.bootstrap
+    )
+    markdown = agreement.to_markdown(result)
+    (experiment / "validation.md").write_text(markdown)
+    (experiment / "validation.html").write_text(agreement.to_html(result))
+    print(markdown)
+    print(f"wrote {experiment / 'validation.md'} and {experiment / 'validation.html'}")
+    return 0
