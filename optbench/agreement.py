@@ -24,22 +24,10 @@ from scipy import stats
 
 from optbench.errors import UserError
 
-_WORKLOAD_COLUMNS = (
-    "workload",
-    "algoperf_workload",
-    "n",
-    "kendall_tau",
-    "order_mini",
-    "order_algoperf",
-)
-_PAIR_COLUMNS = (
-    "published_better",
-    "published_worse",
-    "mini_score_better",
-    "mini_score_worse",
-    "workloads_against",
-    "workloads_against_on_algoperf_too",
-)
+_WORKLOAD_COLUMNS = ("workload", "algoperf_workload", "n", "kendall_tau", "order_mini",
+                     "order_algoperf")  # fmt: skip
+_PAIR_COLUMNS = ("published_better", "published_worse", "mini_score_better", "mini_score_worse",
+                 "workloads_against", "workloads_against_on_algoperf_too")  # fmt: skip
 _CSS = (
     "body{font-family:sans-serif;max-width:1300px;margin:1em auto;padding:0 1em}"
     "table{border-collapse:collapse;width:100%;table-layout:fixed;margin:.5em 0 1.5em}"
@@ -107,9 +95,7 @@ def _seconds(path: str | os.PathLike, raw: str) -> float:
     try:
         return float(raw) if raw else math.nan
     except ValueError:
-        raise UserError(
-            f"{path}: time {raw!r} is not a number (inf = never, empty = not run)"
-        ) from None
+        raise UserError(f"{path}: time {raw!r} is not seconds, 'inf' or empty") from None
 
 
 def read_reference_times_csv(path: str | os.PathLike) -> pd.DataFrame:
@@ -146,9 +132,7 @@ def _intervals(
         return (math.nan, math.nan), (math.nan, math.nan)
     replicates = np.asarray(replicates, dtype=float)
     if replicates.ndim != 2 or replicates.shape[1] != len(columns):
-        raise UserError(
-            f"replicate_scores must have shape (replicates, {len(columns)}), not {replicates.shape}"
-        )
+        raise UserError(f"replicate_scores has shape {replicates.shape}, not (n, {len(columns)})")
     missing = [s for s in submissions if s not in columns]
     if missing:
         raise UserError(f"replicate_submissions lacks {', '.join(missing)}")
@@ -196,7 +180,7 @@ def _per_workload(times: _Times) -> pd.DataFrame:
     submissions with a finite mini time when there is no reference)."""
     rows = []
     for workload in times.mini.columns:
-        mini = times.mini[workload].astype(float).dropna()
+        mini = times.mini[workload].dropna()
         reference = times.reference_column(workload)
         n, tau, order_reference = int(np.isfinite(mini).sum()), math.nan, ""
         if reference is not None:
@@ -224,11 +208,7 @@ def _disagreeing_pairs(
     for better, worse in combinations(submissions, 2):
         if not (board[better] > board[worse] and mini[better] <= mini[worse]):
             continue
-        against = [
-            w
-            for w in times.mini.columns
-            if _worse_is_faster(times.mini[w].astype(float), better, worse)
-        ]
+        against = [w for w in times.mini.columns if _worse_is_faster(times.mini[w], better, worse)]
         too = [w for w in against if _worse_is_faster(times.reference_column(w), better, worse)]
         row = (better, worse, mini[better], mini[worse], ", ".join(against), ", ".join(too))
         rows.append(row)
@@ -244,16 +224,11 @@ def _match(
     common = sorted(
         (s for s in mini_scores if board_name[s] in rank), key=lambda s: rank[board_name[s]]
     )
-    matched = {board_name[s] for s in common}
+    unscored = [b for b in published if b not in {board_name[s] for s in common}]
+    renamed = [s for s in common if board_name[s] != s]
     notes = [f"{s}: not on the published board" for s in mini_scores if s not in common]
-    notes += [
-        f"{b}: on the published board, not scored by optbench"
-        for b in published
-        if b not in matched
-    ]
-    notes += [
-        f"{s}: named {board_name[s]!r} on the published board" for s in common if board_name[s] != s
-    ]
+    notes += [f"{b}: on the published board, not scored by optbench" for b in unscored]
+    notes += [f"{s}: named {board_name[s]!r} on the published board" for s in renamed]
     if len(common) < 3:
         notes.append("fewer than 3 submissions in common: tau and rho say little")
     return common, notes
@@ -286,7 +261,7 @@ def compare(
     tau, rho = _correlations(list(mini.values()), list(board.values()))
     columns = list(mini_scores if replicate_submissions is None else replicate_submissions)
     intervals = _intervals(replicate_scores, columns, submissions, list(board.values()), level)
-    mini_table = pd.DataFrame() if mini_times is None else mini_times
+    mini_table = pd.DataFrame() if mini_times is None else mini_times.astype(float)
     times = _Times(mini_table, reference_times, dict(workload_map or {}), names)
     pairs = _disagreeing_pairs(submissions, mini, board, times)
     return Agreement(
@@ -334,18 +309,22 @@ def _tables(a: Agreement) -> list[tuple[str, list[str], list[list[str]]]]:
     ]
 
 
+def _cell(text: str) -> str:
+    """Text safe inside a Markdown table cell: pipes escaped, newlines flattened."""
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
 def to_markdown(agreement: Agreement, title: str = "Ranking agreement") -> str:
     """A Markdown section: both orders, tau and rho with intervals, tables, notes."""
-    cell = lambda text: str(text).replace("|", "\\|").replace("\n", " ")  # noqa: E731
     out = [f"## {title}", ""] + [f"- {line}" for line in _summary(agreement)]
     for heading, header, rows in _tables(agreement):
         out += ["", f"### {heading}", ""]
         if not rows:
             out.append("_none_")
             continue
-        out += ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-        out += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
-    out += ["", "### Notes", ""] + [f"- {cell(n)}" for n in agreement.notes or ["none"]]
+        out += ["| " + " | ".join(_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    out += ["", "### Notes", ""] + [f"- {_cell(n)}" for n in agreement.notes or ["none"]]
     return "\n".join(out) + "\n"
 
 
@@ -365,6 +344,5 @@ def to_html(agreement: Agreement, title: str = "Ranking agreement") -> str:
     body += ["<h2>Notes</h2>", "<ul>"]
     body += [f"<li>{esc(n)}</li>" for n in agreement.notes or ["none"]] + ["</ul>"]
     head = f'<meta charset="utf-8"><title>{esc(title)}</title><style>{_CSS}</style>'
-    return "\n".join(
-        [f"<!DOCTYPE html>\n<html><head>{head}</head><body>", *body, "</body></html>\n"]
-    )
+    page = [f"<!DOCTYPE html>\n<html><head>{head}</head><body>", *body, "</body></html>\n"]
+    return "\n".join(page)

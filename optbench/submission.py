@@ -176,6 +176,8 @@ def load_submission(name_or_path: str, import_root: str | Path | None = None) ->
         return replace(built, digest=sources.digest(Path(module.__file__)))
     path = Path(name_or_path)
     if path.exists() or path.suffix == ".py" or not _dotted(name_or_path):
+        if not path.exists() and (path.suffix == ".py" or len(path.parts) > 1):
+            raise UserError(f"submission file or folder not found: {path}")
         if not path.exists():
             close = difflib.get_close_matches(name_or_path, BASELINES, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""

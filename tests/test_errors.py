@@ -41,6 +41,13 @@ def _targets(tmp: Path, workload: str, *options: str) -> list[str]:
     ]
 
 
+def _folder(root: Path, name: str, *modules: str) -> str:
+    (root / name).mkdir()
+    for module in modules:
+        (root / name / module).write_text("")
+    return str(root / name)
+
+
 def _files(root: Path, name: str, text: str) -> str:
     path = root / name
     path.write_text(text)
@@ -206,6 +213,68 @@ CASES = {
     "targets-budgets-variant": (
         lambda t, e: _targets(t, "molecules_gnn_gelu", "--budgets-only"),
         "time molecules_gnn instead",
+    ),
+    "submission-folder-without-module": (
+        lambda t, e: ["run", "--submission", _folder(t, "two", "a.py", "b.py"), *SMOKE],
+        "holds no submission.py and 2 other modules",
+    ),
+    "import-root-not-a-folder": (
+        lambda t, e: ["run", "--import-root", str(t / "nowhere"), *SMOKE],
+        "is not a folder",
+    ),
+    "submission-needs-algoperf-extra": (
+        lambda t, e: ["run", "--submission", _files(t, "o.py", "import optax\n"), *SMOKE],
+        "pip install 'optbench[algoperf]'",
+    ),
+    "submission-imports-checkout-path": (
+        lambda t, e: [
+            "run",
+            "--submission",
+            _files(t, "c.py", "from submissions.team.algo import x\n"),
+            *SMOKE,
+        ],
+        "pass --import-root DIR",
+    ),
+    "submission-exits-at-import": (
+        lambda t, e: ["run", "--submission", _files(t, "x.py", "raise SystemExit(0)\n"), *SMOKE],
+        "called sys.exit(0) while importing",
+    ),
+    "get-batch-size-raises": (
+        lambda t, e: [
+            "run",
+            "--submission",
+            _files(t, "gb.py", BAD_BATCH.replace("'big'", "name + 1")),
+            *SMOKE,
+            "--experiment-dir",
+            str(t / "new"),
+        ],
+        "get_batch_size('fmnist_mlp') raised TypeError",
+    ),
+    "submission-other-source-same-name": (
+        lambda t, e: [
+            "run",
+            "--submission",
+            _files(t, "nadamw.py", WRONG_RETURN),
+            *SMOKE,
+            "--experiment-dir",
+            str(e),
+        ],
+        "holds a trial of another source of a submission named 'nadamw'",
+    ),
+    "validate-leaderboard-missing": (
+        lambda t, e: ["validate", "nadamw", "--leaderboard", str(t / "no.csv"), "--score-only"],
+        "no.csv",
+    ),
+    "validate-name-malformed": (
+        lambda t, e: [
+            "validate",
+            "nadamw",
+            "--leaderboard",
+            _files(t, "b.csv", "submission,score\nnadamw,1\n"),
+            "--name",
+            "x",
+        ],
+        "expected OURS=THEIRS",
     ),
     "report-unwritable-output": (
         lambda t, e: ["report", str(e), "-o", str(t / "ro" / "r.html")],

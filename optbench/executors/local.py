@@ -65,15 +65,21 @@ class LocalProcessExecutor:
 
     def run(self, spec: TrialSpec) -> dict:
         limit = self.wall_limit(spec)
+        # Not a daemon: a trial may start processes of its own (speech data preparation does).
+        # So that it never outlives this call, it is killed on any way out of the wait.
         process = self._context.Process(
-            target=_worker, args=(spec, self.progress, self.memory_limit_bytes), daemon=True
+            target=_worker, args=(spec, self.progress, self.memory_limit_bytes), daemon=False
         )
         process.start()
-        process.join(limit)
+        try:
+            process.join(limit)
+            hung = process.is_alive()
+        finally:
+            if process.is_alive():
+                process.kill()
+                process.join()
         result_path = f"{spec.trial_dir}/result.json"
-        if process.is_alive():
-            process.kill()
-            process.join()
+        if hung:
             return record_failure(spec, f"hang: exceeded the wall-clock limit of {limit:.0f} s")
         summary = results.read_json(result_path)
         if summary is not None:
