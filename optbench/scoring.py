@@ -20,18 +20,29 @@ The pipeline, in the order the rules apply (see ``docs/SCORING.md`` for the long
    with r <= tau, on ``np.linspace(1, 4, 100)``; score = trapezoid area / (4 - 1).
 6. **Speed-up** against a baseline submission: geometric mean over the base workloads of
    t / t_baseline (the official ``compute_speedups.py`` quantity, reported as ``time_ratio``;
-   ``speedup`` = 1 / time_ratio), infinite times replaced by the workload's budget (plus one
-   second under the ``algoperf-v0.5`` preset, as the official script does).
+   ``speedup`` = 1 / time_ratio), infinite times replaced by the workload's budget for the
+   leaderboard's ruleset: the external budget times the ruleset's multiplier (self-tuning: 3x
+   in v0.5, 1.5x in v0.6), plus one second under the ``algoperf-*`` presets, as the official
+   script does.
+
+A log tree is scored per tuning ruleset, read from AlgoPerf's ``external_tuning/`` and
+``self_tuning/`` folders (or optbench's meta data, or given); :func:`score_tree` gives one
+leaderboard per ruleset. The presets (:mod:`optbench.presets`) carry each version's targets,
+budgets, studies and trials per ruleset. A scored workload that no submission ran is an error
+unless explicitly left out (the scores are then over the workloads present).
 
 Two modes differ only where the official scorer is, in our view, wrong:
 
-``mode="algoperf"`` reproduces the official ``scoring/performance_profile.py`` of
-mlcommons/submissions_algorithms exactly:
+``mode="algoperf"`` follows the official ``scoring/performance_profile.py`` of
+mlcommons/submissions_algorithms:
 
 * within a study it picks the trial whose *eval index* of first reaching the target is the
   smallest and uses that trial's time at that eval, which is not always the smallest time
-  (trials evaluate at different moments); ties on the index go to the lowest trial number
-  (the official code takes the first in ``os.listdir`` order, i.e. unspecified);
+  (trials evaluate at different moments); ties on the index go to the lowest trial number.
+  The official code takes the first trial in ``os.listdir`` order, which depends on the
+  filesystem, so where tied trials reached the target at different times the official result
+  is not determined by the logs: every such study is reported (:func:`order_ties`) with the
+  scores under each resolution (:func:`tie_scores`);
 * a trial directory without ``eval_measurements.csv`` is skipped silently;
 * with no declared held-out workloads, every other variant column present in the logs is
   still run through rules (1) and (3) against its base.
@@ -44,6 +55,7 @@ still makes its study exist); only declared held-out variants take part in the v
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import math
 import os
@@ -57,12 +69,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from optbench import presets
 from optbench.errors import UserError
 
 MODES = ("algoperf", "optbench")
 TIME_COLUMN = "score"
 FALLBACK_TIME_COLUMN = "accumulated_submission_time"
 MEASUREMENTS_FILE = "eval_measurements.csv"
+OPTBENCH_META_FILE = "meta_data.json"
+# AlgoPerf writes meta_data_<preemption count>.json; the first run of a trial writes _0.
+ALGOPERF_META_FILE = "meta_data_0.json"
+ALGOPERF_META = "algoperf"
 TAU_MIN = 1.0
 TAU_MAX = 4.0
 NUM_TAUS = 100
@@ -73,18 +90,6 @@ MINIMIZED_METRICS = ("ce_loss", "error_rate", "ctc_loss", "wer", "l1_loss", "los
 MAXIMIZED_METRICS = ("mean_average_precision", "ssim", "accuracy", "bleu")
 # optbench extension for names the official rule rejects (finewebedu_lm's perplexity).
 EXTRA_MINIMIZED_METRICS = ("ppl", "perplexity")
-
-# Budgets used by the official compute_speedups.py for the first competition (seconds).
-V05_BUDGETS: Mapping[str, float] = {
-    "criteo1tb": 7703,
-    "fastmri": 8859,
-    "imagenet_resnet": 63_008,
-    "imagenet_vit": 77_520,
-    "librispeech_conformer": 61_068,
-    "librispeech_deepspeech": 55_506,
-    "ogbg": 18_477,
-    "wmt": 48_151,
-}
 
 _STUDY_RE = re.compile(r"study_(\d+)$")
 _TRIAL_RE = re.compile(r"trial_(\d+)$")
@@ -106,48 +111,15 @@ _TRIAL_KEYS = (
 # --------------------------------------------------------------------------------------------
 # Presets and targets
 # --------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Preset:
-    """A benchmark version's scoring constants."""
-
-    name: str
-    num_studies: int
-    num_trials: int | None
-    mode: str
-    held_out_from_metadata: bool
-    budgets: Mapping[str, float] = field(default_factory=dict)
-    budget_pad_sec: float = 0.0
-    description: str = ""
-
-
-PRESETS: dict[str, Preset] = {
-    "default": Preset(
-        name="default",
-        num_studies=3,
-        num_trials=None,
-        mode="optbench",
-        held_out_from_metadata=False,
-        description="v0.6-like: 3 studies; held-out rule only for a targets file's list",
-    ),
-    "algoperf-v0.5": Preset(
-        name="algoperf-v0.5",
-        num_studies=5,
-        num_trials=5,
-        mode="algoperf",
-        held_out_from_metadata=True,
-        budgets=V05_BUDGETS,
-        budget_pad_sec=1.0,
-        description="first competition: 5 studies x 5 trials, held-out variants, official quirks",
-    ),
-}
+Preset = presets.Preset
+PRESETS = presets.PRESETS
+V05_BUDGETS = presets.V05_BUDGETS
+RULESETS = presets.RULESETS
 
 
 def get_preset(name: str) -> Preset:
-    """The preset called ``name``; UserError when unknown."""
-    try:
-        return PRESETS[name]
-    except KeyError:
-        raise UserError(f"unknown preset {name!r} (choose from {', '.join(PRESETS)})") from None
+    """The preset called ``name`` (see :mod:`optbench.presets`); UserError when unknown."""
+    return presets.get(name)
 
 
 def is_minimized(metric: str) -> bool:
@@ -290,14 +262,24 @@ def load_targets(path: str | os.PathLike[str]) -> Targets:
     return Targets(workloads, lists["base_workloads"], lists["held_out_workloads"], where)
 
 
-def targets_from_metadata(trials: pd.DataFrame, held_out: bool = True) -> Targets:
-    """Targets read from the ``meta_data.json`` optbench writes beside each trial.
+def _prefix_base(name: str, names: Sequence[str]) -> str | None:
+    """The longest other name in ``names`` that ``name`` extends with ``_...``, if any."""
+    candidates = [n for n in names if n != name and name.startswith(n + "_")]
+    return max(candidates, key=len) if candidates else None
 
-    Base workloads are those whose ``base_workload`` is null; variants flagged ``held_out`` are
-    held-out workloads when ``held_out`` is true (else they are reported but not scored).
+
+def targets_from_metadata(trials: pd.DataFrame, held_out: bool = True) -> Targets:
+    """Targets read from the meta data beside each trial.
+
+    optbench's ``meta_data.json`` declares each workload's base (``base_workload``: null for a
+    base) and ``held_out`` flag; variants flagged ``held_out`` are held-out workloads when
+    ``held_out`` is true (else they are reported but not scored). AlgoPerf's
+    ``meta_data_0.json`` says neither, so there a workload whose name extends another
+    workload's of the same logs (``ogbg_gelu`` next to ``ogbg``) is that workload's variant.
     """
     workloads: dict[str, WorkloadTarget] = {}
     flagged: set[str] = set()
+    from_algoperf: set[str] = set()
     for row in trials.itertuples(index=False):
         if row.workload in workloads or not isinstance(row.meta, Mapping):
             continue
@@ -305,27 +287,86 @@ def targets_from_metadata(trials: pd.DataFrame, held_out: bool = True) -> Target
         if not isinstance(spec, Mapping):
             raise UserError(f"malformed meta_data.json in {row.path}: no 'workload' object")
         workloads[row.workload] = _target_from_spec(row.workload, spec, f"{row.path}")
+        if row.meta.get("format") == ALGOPERF_META:
+            from_algoperf.add(row.workload)
         if spec.get("held_out") and spec.get("base_workload"):
             flagged.add(row.workload)
+    for name in from_algoperf:
+        base = _prefix_base(name, list(workloads))
+        if base is not None:
+            workloads[name] = replace(workloads[name], base_workload=base)
     bases = tuple(sorted(w for w, t in workloads.items() if t.base_workload is None))
     held = tuple(sorted(flagged)) if held_out else ()
-    return Targets(workloads, bases, held, "meta_data.json")
+    source = "meta_data_0.json (AlgoPerf)" if from_algoperf else "meta_data.json"
+    return Targets(workloads, bases, held, source)
+
+
+def preset_targets(preset: Preset) -> Targets | None:
+    """The targets a preset carries (AlgoPerf's frozen ones), or None when it has none."""
+    if preset.base_workloads is None:
+        return None
+    workloads = {
+        name: WorkloadTarget(
+            name=name,
+            metric=spec.metric,
+            value=spec.value,
+            minimize=is_minimized(spec.metric),
+            step_hint=spec.step_hint,
+            budget_sec=preset.budgets.get(name),
+        )
+        for name, spec in preset.targets.items()
+    }
+    return Targets(
+        workloads,
+        tuple(preset.base_workloads),
+        tuple(preset.held_out_workloads),
+        f"preset {preset.name}",
+    )
+
+
+def run_budgets(trials: pd.DataFrame) -> dict[str, float]:
+    """Budget (s) each workload's optbench trials ran under (``budget_sec`` of meta_data.json).
+
+    That budget includes the ruleset's and the command line's multipliers, so it is the time
+    a trial that never reaches the target was given. The largest per workload is kept.
+    """
+    found: dict[str, float] = {}
+    for row in trials.itertuples(index=False):
+        meta = row.meta
+        if not isinstance(meta, Mapping) or meta.get("format") == ALGOPERF_META:
+            continue
+        budget = meta.get("budget_sec")
+        if isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
+            found[row.workload] = max(float(budget), found.get(row.workload, 0.0))
+    return found
 
 
 def resolve_targets(trials: pd.DataFrame, targets: Targets | None, preset: Preset) -> Targets:
-    """Complete targets for an experiment: fill missing lists and budgets from meta_data.json."""
+    """Complete targets for an experiment.
+
+    Targets: ``targets`` (a file) if given, else the preset's, else the logs' meta data.
+    Missing lists are filled from the meta data or the workloads present; a workload's
+    external-tuning budget comes from the targets file, else the preset, else the meta data.
+    """
     has_meta = trials["meta"].map(lambda m: isinstance(m, Mapping)).any()
     meta = targets_from_metadata(trials, preset.held_out_from_metadata) if has_meta else None
     if targets is None:
-        if meta is None:
-            raise UserError("no targets: pass a targets file (--targets) for AlgoPerf logs")
-        targets = meta
+        targets = preset_targets(preset) or meta
+    if targets is None:
+        raise UserError(
+            "no targets: pass a targets file (--targets) or an AlgoPerf preset "
+            "(--preset algoperf-v0.6) for logs without meta data"
+        )
     workloads = dict(targets.workloads)
-    if meta is not None:  # budgets the targets file lacks come from meta_data.json
-        for name, target in workloads.items():
-            extra = meta.workloads.get(name)
-            if target.budget_sec is None and extra is not None and extra.budget_sec is not None:
-                workloads[name] = replace(target, budget_sec=extra.budget_sec)
+    for name, target in workloads.items():
+        if target.budget_sec is not None:
+            continue
+        budget = preset.budgets.get(name)
+        extra = meta.workloads.get(name) if meta is not None else None
+        if budget is None and extra is not None:
+            budget = extra.budget_sec
+        if budget is not None:
+            workloads[name] = replace(target, budget_sec=float(budget))
     held = targets.held_out_workloads
     if held is None:
         held = meta.held_out_workloads if meta is not None else ()
@@ -459,6 +500,27 @@ def _read_measurements(paths: Sequence[Path]) -> list[tuple[dict[str, np.ndarray
     return results
 
 
+def _algoperf_meta(trial_dir: Path, workload: str) -> dict[str, Any] | None:
+    """AlgoPerf's ``meta_data_0.json`` (trial folder, else workload folder) in optbench's shape.
+
+    AlgoPerf stores the workload's properties flat (``workload.target_metric_name``,
+    ``workload.validation_target_value``, ``workload.max_allowed_runtime_sec``, ...); they
+    become ``{"workload": {...}, "format": "algoperf"}``. None when there is no such file or it
+    names no target.
+    """
+    for folder in (trial_dir, trial_dir.parent):
+        raw = _read_json(folder / ALGOPERF_META_FILE)
+        if raw is not None:
+            break
+    else:
+        return None
+    props = {k.removeprefix("workload."): v for k, v in raw.items() if k.startswith("workload.")}
+    if "target_metric_name" not in props or "validation_target_value" not in props:
+        return None
+    props.update(name=workload, base_workload=None, held_out=False)
+    return {"workload": props, "format": ALGOPERF_META}
+
+
 def _trial_record(
     submission: str,
     study: int,
@@ -468,13 +530,16 @@ def _trial_record(
 ) -> dict[str, Any]:
     match = _WORKLOAD_RE.match(wl_dir.name)
     workload, framework = (match.group(1), match.group(2)) if match else (wl_dir.name, "")
-    meta = _read_json(trial_dir / "meta_data.json")
+    meta = _read_json(trial_dir / OPTBENCH_META_FILE)
+    ours = meta is not None
+    if not ours:
+        meta = _algoperf_meta(trial_dir, workload)
     result = _read_json(trial_dir / "result.json")
     columns, reason = measured
     status = "ok" if columns is not None else "failed"
     if result is not None and result.get("status") not in (None, "completed"):
         status, reason = "failed", str(result.get("reason") or result.get("status"))
-    elif result is None and meta is not None and status == "ok":
+    elif result is None and ours and status == "ok":
         status, reason = "failed", "no result.json (crashed or unfinished)"
     record: dict[str, Any] = {
         "submission": submission,
@@ -499,8 +564,9 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
     ``path`` may also be one submission folder, or a folder above the submissions reached
     through single subfolders (e.g. ``logs/`` above ``external_tuning/``). One row per trial:
     submission, study, workload (framework suffix removed), framework, trial, path, status
-    (``ok``/``failed``), reason, has_evals, meta (meta_data.json or None), and one numpy array
-    per eval column: ``time`` (the ``score`` column), accumulated_submission_time, global_step
+    (``ok``/``failed``), reason, has_evals, meta (optbench's meta_data.json, or AlgoPerf's
+    meta_data_0.json reshaped by :func:`_algoperf_meta`, or None), and one numpy array per eval
+    column: ``time`` (the ``score`` column), accumulated_submission_time, global_step
     and every ``validation/<metric>`` (None where absent); ``order`` numbers the rows in that
     sorted order (the tie-break of ``mode="algoperf"``, see :func:`study_times`).
     """
@@ -533,6 +599,43 @@ def load_experiment(path: str | os.PathLike[str]) -> pd.DataFrame:
     frame = frame.sort_values(keys, kind="stable").reset_index(drop=True)
     frame["order"] = np.arange(len(frame))
     return frame
+
+
+def find_rulesets(path: str | os.PathLike[str]) -> dict[str, Path]:
+    """Where each tuning ruleset's logs lie, read from AlgoPerf's folder names.
+
+    ``path`` itself or its nearest ancestor named ``external_tuning``/``self_tuning`` gives its
+    ruleset; otherwise those folders are looked for below ``path``, descending through single
+    subfolders (``previous_leaderboards/algoperf_v05/logs/``) but not into an experiment.
+    Empty when the tree does not say.
+    """
+    root = Path(path)
+    if not root.is_dir():
+        raise UserError(f"experiment directory not found: {root}")
+    by_folder = {folder: name for name, folder in presets.RULESET_FOLDERS.items()}
+    for folder in (root, *root.resolve().parents):
+        if folder.name in by_folder:
+            return {by_folder[folder.name]: root}
+    current = root
+    for _ in range(8):
+        children = _subdirs(current)
+        named = {by_folder[c.name]: c for c in children if c.name in by_folder}
+        if named:
+            return {name: named[name] for name in presets.RULESETS if name in named}
+        if _has_studies(current) or len(children) != 1:
+            break
+        current = children[0]
+    return {}
+
+
+def meta_rulesets(trials: pd.DataFrame) -> list[str]:
+    """The rulesets optbench's meta_data.json files record (``ruleset``), in RULESETS order."""
+    found = {
+        m.get("ruleset")
+        for m in trials["meta"]
+        if isinstance(m, Mapping) and m.get("format") != ALGOPERF_META
+    }
+    return [name for name in presets.RULESETS if name in found]
 
 
 # --------------------------------------------------------------------------------------------
@@ -612,6 +715,135 @@ def workload_times(studies: pd.DataFrame) -> pd.DataFrame:
     table.columns.name = None
     table.index.name = "submission"
     return table.sort_index().reindex(sorted(table.columns), axis=1)
+
+
+# --------------------------------------------------------------------------------------------
+# Ties that the official scorer resolves by directory order
+# --------------------------------------------------------------------------------------------
+TIE_COLUMNS = ("submission", "workload", "study", "eval_index", "trials", "times", "chosen")
+MAX_TIE_SCENARIOS = 64
+AS_SCORED = "as scored (lowest trial number first)"
+
+
+def order_ties(trials_times: pd.DataFrame) -> pd.DataFrame:
+    """Studies whose ``algoperf``-mode time depends on the order trials are listed in.
+
+    The official scorer takes, among the trials that first reach the target at the same
+    (smallest) eval index, the first one ``os.listdir`` returns; when those trials reached it
+    at different times, the study's time depends on the filesystem. One row per such study:
+    submission, workload, study, eval_index, trials and times (tuples, in ``order``), and
+    ``chosen``, the trial :func:`study_times` takes (the first in ``order``).
+    """
+    frame = trials_times[trials_times["has_evals"].astype(bool) & (trials_times["eval_index"] >= 0)]
+    keys = ["submission", "workload", "study"]
+    if frame.empty:
+        return pd.DataFrame(columns=TIE_COLUMNS)
+    first = frame.groupby(keys)["eval_index"].transform("min")
+    tied = frame[frame["eval_index"] == first].sort_values([*keys, "order"], kind="stable")
+    rows = []
+    for (sub, wl, study), group in tied.groupby(keys, sort=True):
+        if group["time"].nunique() < 2:
+            continue
+        rows.append(
+            {
+                "submission": sub,
+                "workload": wl,
+                "study": int(study),
+                "eval_index": int(group["eval_index"].iloc[0]),
+                "trials": tuple(int(t) for t in group["trial"]),
+                "times": tuple(float(t) for t in group["time"]),
+                "chosen": int(group["trial"].iloc[0]),
+            }
+        )
+    return pd.DataFrame(rows, columns=TIE_COLUMNS)
+
+
+def _tie_choices(ties: pd.DataFrame) -> list[list[tuple[int, float]]]:
+    """Per tied study, its distinct outcomes (trial, time), the scored one first."""
+    choices = []
+    for row in ties.itertuples(index=False):
+        seen: dict[float, int] = {}
+        for trial, time in zip(row.trials, row.times, strict=True):
+            seen.setdefault(time, trial)
+        choices.append([(trial, time) for time, trial in seen.items()])
+    return choices
+
+
+def tie_combinations(ties: pd.DataFrame) -> int:
+    """How many ways the order-dependent ``ties`` can be resolved (product over studies)."""
+    return math.prod(len(c) for c in _tie_choices(ties))
+
+
+def _tie_scenarios(ties: pd.DataFrame, choices: list[list[tuple[int, float]]]) -> list[tuple]:
+    """Which outcome of every tied study each scenario takes (0: the scored one).
+
+    Every combination when there are at most MAX_TIE_SCENARIOS; else the scored order and, one
+    (submission, workload) cell at a time, every combination of that cell's tied studies (one
+    study at a time if those are too many as well).
+    """
+    ranges = [range(len(c)) for c in choices]
+    if math.prod(len(r) for r in ranges) <= MAX_TIE_SCENARIOS:
+        return list(itertools.product(*ranges))
+    scenarios = [(0,) * len(choices)]
+    cells: dict[tuple[str, str], list[int]] = {}
+    for i, tie in enumerate(ties.itertuples(index=False)):
+        cells.setdefault((tie.submission, tie.workload), []).append(i)
+    for members in cells.values():
+        if math.prod(len(ranges[i]) for i in members) <= MAX_TIE_SCENARIOS:
+            picks = list(itertools.product(*(ranges[i] for i in members)))[1:]
+        else:
+            picks = [
+                tuple(k if j == i else 0 for j in members) for i in members for k in ranges[i][1:]
+            ]
+        for pick in picks:
+            scenario = [0] * len(choices)
+            for i, k in zip(members, pick, strict=True):
+                scenario[i] = k
+            scenarios.append(tuple(scenario))
+    return scenarios
+
+
+def tie_scores(
+    study_table: pd.DataFrame,
+    ties: pd.DataFrame,
+    times: pd.DataFrame,
+    targets: Targets,
+    mode: str = "algoperf",
+) -> pd.DataFrame:
+    """Every submission's score under each resolution of the order-dependent ``ties``.
+
+    ``study_table`` and ``times`` are the scored :func:`study_times` and median table. Rows:
+    the scored order first, then one per other resolution that changes a median time, named
+    by the outcomes that differ from the scored order (``sub/workload study_k: trial_i``);
+    columns: submissions. All resolutions are tried when :func:`tie_combinations` is at most
+    MAX_TIE_SCENARIOS, else every resolution of one (submission, workload) cell at a time.
+    """
+    if ties.empty:
+        return pd.DataFrame(columns=list(times.index), dtype=float)
+    choices = _tie_choices(ties)
+    indexed = study_table.set_index(["submission", "workload", "study"])["time"]
+    cells = sorted({(t.submission, t.workload) for t in ties.itertuples(index=False)})
+    rows, names, seen = [], [], set()
+    for scenario in _tie_scenarios(ties, choices):
+        studies = indexed.copy()
+        changed = []
+        for tie, options, pick in zip(ties.itertuples(index=False), choices, scenario, strict=True):
+            trial, time = options[pick]
+            studies.loc[(tie.submission, tie.workload, tie.study)] = time
+            if pick:
+                changed.append(f"{tie.submission}/{tie.workload} study_{tie.study}: trial_{trial}")
+        medians = tuple(float(np.median(studies.loc[cell].to_numpy(float))) for cell in cells)
+        if medians in seen:
+            continue
+        seen.add(medians)
+        table = times.copy()
+        for (sub, wl), median in zip(cells, medians, strict=True):
+            table.loc[sub, wl] = median
+        scored = apply_scoring_rules(table, targets, mode)
+        profiles = performance_profiles(scored, len(targets.base_workloads or ()))
+        rows.append(benchmark_scores(profiles))
+        names.append("; ".join(changed) or AS_SCORED)
+    return pd.DataFrame(rows, index=names).rename_axis("resolution")
 
 
 # --------------------------------------------------------------------------------------------
@@ -831,7 +1063,10 @@ class Leaderboard:
     bootstrap bounds ``time_ci_low``/``time_ci_high``. ``scored_times``: base workloads after
     the rules. ``profiles``: rho per submission x tau. ``study_times``/``trial_times``: the
     lower levels. ``failures``: submission, study, workload, trial, reason. ``trials``: the
-    loaded experiment (eval curves included).
+    loaded experiment (eval curves included). ``ruleset``: external or self. ``budgets``: the
+    seconds that replaced never-reached times in the speed-ups. ``missing_workloads``: base
+    or held-out workloads nobody ran, left out on request. ``ties``/``tie_scores``: see
+    :func:`order_ties` and :func:`tie_scores` (algoperf mode only; empty otherwise).
     """
 
     preset: str
@@ -851,6 +1086,11 @@ class Leaderboard:
     warnings: list[str]
     n_bootstrap: int
     seed: int
+    ruleset: str = "external"
+    budgets: dict[str, float] = field(default_factory=dict)
+    missing_workloads: tuple[str, ...] = ()
+    ties: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIE_COLUMNS))
+    tie_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def submissions(self) -> list[str]:
@@ -887,7 +1127,10 @@ class Leaderboard:
         return frame.reset_index()
 
 
-def _count_warnings(times: pd.DataFrame, preset: Preset, workloads: Sequence[str]) -> list[str]:
+def _count_warnings(
+    times: pd.DataFrame, rules: presets.RulesetRules, workloads: Sequence[str]
+) -> list[str]:
+    """Missing runs, and study/trial counts that differ from the ruleset's."""
     notes = []
     studies = times.groupby(["submission", "workload"])["study"].nunique()
     for sub in sorted(times["submission"].unique()):
@@ -895,23 +1138,141 @@ def _count_warnings(times: pd.DataFrame, preset: Preset, workloads: Sequence[str
             found = int(studies.get((sub, wl), 0))
             if found == 0:
                 notes.append(f"{sub}: no runs of {wl} (counted as never reaching the target)")
-            elif found != preset.num_studies:
-                notes.append(f"{sub}: {wl} has {found} studies, expected {preset.num_studies}")
-    if preset.num_trials is not None:
+            elif found != rules.studies:
+                notes.append(f"{sub}: {wl} has {found} studies, expected {rules.studies}")
+    if rules.trials is not None:
         per_study = times.groupby(["submission", "workload", "study"])["trial"].count()
         for (sub, wl, study), count in per_study.items():
-            if wl in workloads and count != preset.num_trials:
+            if wl in workloads and count != rules.trials:
                 notes.append(
-                    f"{sub}: {wl} study_{study} has {count} trials, expected {preset.num_trials}"
+                    f"{sub}: {wl} study_{study} has {count} trials, expected {rules.trials}"
                 )
     return notes
 
 
-def _budgets(targets: Targets, preset: Preset, budgets: Mapping[str, float] | None) -> dict:
-    merged = dict(preset.budgets)
-    merged.update({n: t.budget_sec for n, t in targets.workloads.items() if t.budget_sec})
-    merged.update(budgets or {})
+def ruleset_budgets(
+    targets: Targets,
+    preset: Preset,
+    ruleset: str = "external",
+    trials: pd.DataFrame | None = None,
+    budgets: Mapping[str, float] | None = None,
+) -> dict[str, float]:
+    """Seconds that replace a never-reached time in the speed-ups of one ruleset's leaderboard.
+
+    As AlgoPerf's ``compute_speedups.py``: the workload's external-tuning budget times the
+    ruleset's ``budget_scale`` (self-tuning: 3x in v0.5, 1.5x in v0.6). External budgets come
+    from ``targets`` (targets file, else preset, else meta data; see :func:`resolve_targets`).
+    The budget optbench trials recorded as run (meta_data.json ``budget_sec``, multipliers
+    included) replaces that product; ``budgets`` (external, also scaled) override everything.
+    """
+    scale = preset.ruleset(ruleset).budget_scale
+    merged = {name: float(b) * scale for name, b in preset.budgets.items()}
+    for name, target in targets.workloads.items():
+        if target.budget_sec is not None:
+            merged[name] = target.budget_sec * scale
+    if trials is not None:
+        merged.update(run_budgets(trials))
+    merged.update({name: float(b) * scale for name, b in (budgets or {}).items()})
     return merged
+
+
+def drop_missing_workloads(
+    targets: Targets, times: pd.DataFrame, allow: bool = False
+) -> tuple[Targets, tuple[str, ...]]:
+    """Refuse (or, with ``allow``, leave out) scored workloads that no submission ran.
+
+    A base workload, or a declared held-out variant, with no trial of any submission would
+    otherwise count as never reached by everyone, silently scaling every score by the share
+    of workloads present. Returns the targets without them and their names.
+    """
+    present = set(times.columns[times.notna().any(axis=0)])
+    wanted = [*(targets.base_workloads or ()), *(targets.held_out_workloads or ())]
+    missing = tuple(w for w in wanted if w not in present)
+    if not missing:
+        return targets, ()
+    if not allow:
+        raise UserError(
+            f"no submission has runs of {', '.join(missing)} (a scored workload of "
+            f"{targets.source}): add its logs, or pass --allow-missing-workloads to score "
+            "without it"
+        )
+    bases = tuple(w for w in targets.base_workloads or () if w not in missing)
+    held = tuple(
+        w
+        for w in targets.held_out_workloads or ()
+        if w not in missing and targets.base_of(w) in bases
+    )
+    if not bases:
+        raise UserError(f"no base workload to score: none of {targets.source}'s was run")
+    return replace(targets, base_workloads=bases, held_out_workloads=held), missing
+
+
+def _choose_ruleset(trials: pd.DataFrame, ruleset: str | None, where: str) -> str:
+    """The ruleset of trials whose folders do not say it: given, else their meta data."""
+    recorded = meta_rulesets(trials)
+    if ruleset is not None:
+        if recorded and ruleset not in recorded:
+            raise UserError(
+                f"no trials of the {ruleset} tuning ruleset in {where} (its meta_data.json "
+                f"files record {', '.join(recorded)}): choose another --ruleset"
+            )
+        return ruleset
+    if len(recorded) > 1:
+        raise UserError(
+            f"{where} holds trials of both tuning rulesets (meta_data.json): pass --ruleset "
+            "external or self"
+        )
+    return recorded[0] if recorded else "external"
+
+
+def _only_ruleset(trials: pd.DataFrame, ruleset: str) -> pd.DataFrame:
+    """Trials whose optbench meta data records ``ruleset`` (or records none)."""
+    keep = trials["meta"].map(
+        lambda m: not isinstance(m, Mapping) or m.get("ruleset") in (None, ruleset)
+    )
+    kept = trials[keep.astype(bool)].reset_index(drop=True)
+    kept["order"] = np.arange(len(kept))
+    return kept
+
+
+def _check_ruleset(ruleset: str | None) -> None:
+    if ruleset is not None and ruleset not in presets.RULESETS:
+        raise UserError(f"unknown ruleset {ruleset!r}; choose external or self")
+
+
+def _load_ruleset(path: str | os.PathLike[str], ruleset: str | None) -> tuple[pd.DataFrame, str]:
+    """The trials of one ruleset under ``path`` and that ruleset's name."""
+    _check_ruleset(ruleset)
+    found = find_rulesets(path)
+    if not found:
+        trials = load_experiment(path)
+        chosen = _choose_ruleset(trials, ruleset, str(path))
+        return _only_ruleset(trials, chosen), chosen
+    if ruleset is None:
+        if len(found) > 1:
+            raise UserError(
+                f"{path} holds both external_tuning/ and self_tuning/: pass --ruleset external "
+                "or self (optbench score scores both)"
+            )
+        ruleset = next(iter(found))
+    if ruleset not in found:
+        have = ", ".join(f"{presets.RULESET_FOLDERS[r]}/" for r in found)
+        raise UserError(
+            f"no {presets.RULESET_FOLDERS[ruleset]}/ folder under {path} (it holds {have}): "
+            "choose another --ruleset"
+        )
+    return load_experiment(found[ruleset]), ruleset
+
+
+def rulesets_in(path: str | os.PathLike[str]) -> list[str]:
+    """The tuning rulesets a log tree holds: its folder names, else optbench's meta data.
+
+    ``["external"]`` when nothing says (AlgoPerf logs outside a ruleset folder).
+    """
+    found = find_rulesets(path)
+    if found:
+        return list(found)
+    return meta_rulesets(load_experiment(path)) or ["external"]
 
 
 def score_experiment(
@@ -923,20 +1284,27 @@ def score_experiment(
     n_bootstrap: int = 1000,
     seed: int = 0,
     budgets: Mapping[str, float] | None = None,
+    ruleset: str | None = None,
+    allow_missing_workloads: bool = False,
 ) -> Leaderboard:
-    """Load, score and bootstrap an experiment directory.
+    """Load, score and bootstrap the trials of one tuning ruleset of a log tree.
 
-    ``preset``: ``default`` or ``algoperf-v0.5``; ``mode`` overrides the preset's mode;
-    ``targets``: a targets JSON (or :class:`Targets`), else each trial's meta_data.json;
-    ``baseline``: submission for the speed-ups; ``n_bootstrap`` = 0 skips the intervals;
-    ``budgets``: workload -> seconds, overriding the other budget sources.
+    ``preset``: ``default``, ``algoperf-v0.5`` or ``algoperf-v0.6`` (:mod:`optbench.presets`);
+    ``mode`` overrides the preset's mode; ``targets``: a targets JSON (or :class:`Targets`),
+    else the preset's, else each trial's meta data; ``baseline``: submission for the
+    speed-ups; ``n_bootstrap`` = 0 skips the intervals; ``budgets``: workload -> external
+    budget in seconds, overriding the other budget sources; ``ruleset``: external or self,
+    default what the tree's folders (``external_tuning/``, ``self_tuning/``) or optbench's
+    meta data say (a tree holding both needs it: :func:`score_tree` scores both);
+    ``allow_missing_workloads``: score without scored workloads nobody ran instead of failing.
     """
     chosen = get_preset(preset)
     mode = mode or chosen.mode
     _check_mode(mode)
     if n_bootstrap < 0:
         raise UserError("the number of bootstrap samples cannot be negative")
-    trials = load_experiment(path)
+    trials, ruleset = _load_ruleset(path, ruleset)
+    rules = chosen.ruleset(ruleset)
     if baseline is not None and baseline not in set(trials["submission"]):
         known = ", ".join(sorted(trials["submission"].unique()))
         raise UserError(f"unknown baseline submission {baseline!r} (known: {known})")
@@ -947,8 +1315,7 @@ def score_experiment(
         raise UserError(f"no trial of a workload with a target (targets: {resolved.source})")
     per_study = study_times(per_trial, mode)
     times = workload_times(per_study)
-    missing = [w for w in resolved.base_workloads or () if w not in times.columns]
-    times = times.reindex(columns=[*times.columns, *missing])
+    resolved, missing = drop_missing_workloads(resolved, times, allow_missing_workloads)
     scored = apply_scoring_rules(times, resolved, mode)
     profiles = performance_profiles(scored, len(resolved.base_workloads or ()))
     scores = benchmark_scores(profiles).to_frame("score")
@@ -964,21 +1331,37 @@ def score_experiment(
         time_high = high.reindex(index=times.index, columns=times.columns)
     scores["time_ratio"] = np.nan
     scores["speedup"] = np.nan
+    spent = ruleset_budgets(resolved, chosen, ruleset, trials, budgets)
     if baseline is not None:
-        merged = _budgets(resolved, chosen, budgets)
         speed = speedups(
-            times, baseline, resolved.base_workloads or (), merged, chosen.budget_pad_sec
+            times, baseline, resolved.base_workloads or (), spent, chosen.budget_pad_sec
         )
         scores[["time_ratio", "speedup"]] = speed.reindex(scores.index)
     scores = scores.sort_values("score", ascending=False, kind="stable")
     failed = per_trial[per_trial["status"] != "ok"]
     failures = failed[["submission", "study", "workload", "trial", "reason"]].reset_index(drop=True)
     counted = [*(resolved.base_workloads or ()), *(resolved.held_out_workloads or ())]
-    notes = _count_warnings(per_trial, chosen, counted)
+    notes = _count_warnings(per_trial, rules, counted)
     untargeted = sorted(set(trials["workload"]) - set(resolved.workloads))
     notes += [f"no target for workload {w}: its trials are not scored" for w in untargeted]
+    if missing:
+        notes.append(
+            f"scored without {', '.join(missing)} (no submission ran it): scores are over "
+            f"{len(resolved.base_workloads or ())} base workloads"
+        )
     if baseline is not None and scores["time_ratio"].isna().any():
         notes.append("speed-up unknown where a workload's budget is unknown (pass budgets)")
+    ties = pd.DataFrame(columns=TIE_COLUMNS)
+    if mode == "algoperf":  # only ties in the columns the rules read can change a score
+        ties = order_ties(per_trial)
+        ruled = _rules(resolved, list(times.columns), mode).columns
+        ties = ties[ties["workload"].isin(ruled)].reset_index(drop=True)
+    resolutions = tie_scores(per_study, ties, times, resolved, mode)
+    if len(ties):
+        notes.append(
+            f"{len(ties)} studies have trials reaching the target at the same eval at different "
+            "times: the official score depends on directory order (see the ties)"
+        )
     return Leaderboard(
         preset=chosen.name,
         mode=mode,
@@ -997,4 +1380,22 @@ def score_experiment(
         warnings=notes,
         n_bootstrap=n_bootstrap,
         seed=seed,
+        ruleset=ruleset,
+        budgets=spent,
+        missing_workloads=missing,
+        ties=ties,
+        tie_scores=resolutions.reindex(columns=list(scores.index)),
     )
+
+
+def score_tree(
+    path: str | os.PathLike[str], ruleset: str | None = None, **options: Any
+) -> list[Leaderboard]:
+    """One leaderboard per tuning ruleset of a log tree (external first), or of ``ruleset``.
+
+    ``options`` are :func:`score_experiment`'s. An AlgoPerf ``logs/`` folder holding both
+    ``external_tuning/`` and ``self_tuning/`` gives two leaderboards.
+    """
+    _check_ruleset(ruleset)
+    chosen = [ruleset] if ruleset is not None else rulesets_in(path)
+    return [score_experiment(path, ruleset=name, **options) for name in chosen]

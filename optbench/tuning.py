@@ -13,12 +13,13 @@ AlgoPerf). Each trial's seed is a hash of (base seed, workload, study, trial), r
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from optbench import results
+from optbench import presets, results
 from optbench.errors import UserError
 from optbench.search_space import SearchSpace
 
@@ -33,16 +34,24 @@ class Ruleset:
     budget_scale: float
 
 
-PRESETS: dict[str, dict[str, Ruleset]] = {
-    "algoperf-v0.6": {
-        "external": Ruleset("external", studies=3, trials=5, budget_scale=1.0),
-        "self": Ruleset("self", studies=3, trials=1, budget_scale=1.5),
-    },
-    "algoperf-v0.5": {
-        "external": Ruleset("external", studies=5, trials=5, budget_scale=1.0),
-        "self": Ruleset("self", studies=5, trials=1, budget_scale=3.0),
-    },
-}
+def _tuning_presets() -> Mapping[str, Mapping[str, Ruleset]]:
+    """The tunable presets of :data:`optbench.presets.PRESETS`, as rulesets (one shared table)."""
+    return MappingProxyType(
+        {
+            name: MappingProxyType(
+                {
+                    rule: Ruleset(rule, spec.studies, spec.trials, spec.budget_scale)
+                    for rule, spec in preset.rulesets.items()
+                    if spec.trials is not None
+                }
+            )
+            for name, preset in presets.PRESETS.items()
+            if preset.tunable
+        }
+    )
+
+
+PRESETS: Mapping[str, Mapping[str, Ruleset]] = _tuning_presets()
 DEFAULT_PRESET = "algoperf-v0.6"
 
 

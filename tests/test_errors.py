@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from optbench.cli import main
 
@@ -194,6 +195,31 @@ CASES = {
         lambda t, e: ["score", str(e), "--targets", _files(t, "t.json", "[1, 2]")],
         "targets",
     ),
+    "score-missing-workload": (
+        lambda t, e: [
+            "score",
+            str(e),
+            "--targets",
+            _files(
+                t,
+                "t.json",
+                json.dumps(
+                    {
+                        "workloads": {
+                            w: {"target_metric_name": "accuracy", "validation_target_value": 0.5}
+                            for w in ("fmnist_mlp", "absent_wl")
+                        },
+                        "base_workloads": ["fmnist_mlp", "absent_wl"],
+                    }
+                ),
+            ),
+        ],
+        "no submission has runs of absent_wl",
+    ),
+    "score-ruleset-absent": (
+        lambda t, e: ["score", _folder(t, "external_tuning"), "--ruleset", "self"],
+        "no self_tuning/ folder under",
+    ),
     "checkpoint-every-negative": (
         lambda t, e: ["run", *SMOKE, "--checkpoint-every", "-1"],
         "non-negative",
@@ -276,6 +302,11 @@ CASES = {
         ],
         "expected OURS=THEIRS",
     ),
+    "workload-empty": (lambda t, e: ["run", "--workload", ""], "unknown workload ''"),
+    "device-without-cuda": (
+        lambda t, e: ["run", *SMOKE, "--device", "cuda"],
+        "no CUDA device",
+    ),
     "report-unwritable-output": (
         lambda t, e: ["report", str(e), "-o", str(t / "ro" / "r.html")],
         "cannot write",
@@ -307,6 +338,8 @@ def _snapshot(root: Path) -> dict[str, str]:
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_bad_input_row(case, tmp_path, capsys, finished_experiment):
     build, expected = CASES[case]
+    if case == "device-without-cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
     # A regular file where a folder is needed: unwritable even for root (CI runs as root).
     (tmp_path / "ro").write_text("")
     before = _snapshot(finished_experiment)

@@ -122,14 +122,40 @@ def add_workload_args(parser: argparse.ArgumentParser, many: bool) -> None:
     parser.add_argument(
         "--download", action="store_true", help="allow downloading data from its canonical source"
     )
-    parser.add_argument("--device", default="cpu", help="torch device (default: cpu)")
+    parser.add_argument(
+        "--device",
+        type=device_name,
+        default="auto",
+        help="torch device: auto (default: cuda where present, else cpu), cpu, cuda, cuda:N",
+    )
+
+
+def device_name(text: str) -> str:
+    """``--device``: ``auto`` becomes ``cuda`` where CUDA is present, else ``cpu``; a CUDA device
+    on a machine without one is an error (a trial would fail at its first tensor)."""
+    import torch
+
+    if text == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"not a torch device: {text!r} (cpu, cuda, cuda:N)"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(
+            f"{text}: this machine has no CUDA device (torch {torch.__version__}); use cpu"
+        )
+    return text
 
 
 def workload_names(args: argparse.Namespace) -> list[str]:
     """The workloads named on the command line (validated), or the default suite."""
-    names = getattr(args, "workloads", None) or (
-        [args.workload] if getattr(args, "workload", None) else list(DEFAULT_SUITE)
-    )
+    names = getattr(args, "workloads", None)
+    if names is None:
+        one = getattr(args, "workload", None)
+        names = list(DEFAULT_SUITE) if one is None else [one]
     for name in names:
         workload_class(name)  # raises a one-line error for unknown names
     return names

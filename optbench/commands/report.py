@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from optbench.commands.score import add_scoring_arguments, leaderboard_from_args
+from optbench.commands.score import add_scoring_arguments, leaderboards_from_args
 
 
 def register(subparsers) -> None:
@@ -19,7 +20,12 @@ def register(subparsers) -> None:
 def _main(args: argparse.Namespace) -> int:
     from optbench.report import write_report  # matplotlib is only needed here
 
-    board = leaderboard_from_args(args)
-    out = write_report(board, args.output, args.title)
-    print(f"wrote {out}")
+    boards = leaderboards_from_args(args)
+    for board in boards:
+        output, title = Path(args.output), args.title
+        if len(boards) > 1:  # a tree with both rulesets: one report each
+            output = output.with_name(f"{output.stem}-{board.ruleset}{output.suffix}")
+            title = f"{title or 'optbench leaderboard'} ({board.ruleset} tuning)"
+        out = write_report(board, output, title)
+        print(f"wrote {out}")
     return 0

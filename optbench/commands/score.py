@@ -14,16 +14,34 @@ from optbench import scoring
 from optbench.errors import UserError
 
 MAX_WARNINGS = 20
+RULESET_TITLES = {"external": "external tuning", "self": "self-tuning"}
 
 
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     """The options ``score`` and ``report`` share."""
-    parser.add_argument("directory", help="experiment directory (folder of submission folders)")
+    parser.add_argument(
+        "directory",
+        help="experiment directory (folder of submission folders) or AlgoPerf log tree (logs/ "
+        "holding external_tuning/ and self_tuning/)",
+    )
     parser.add_argument(
         "--preset",
         default="default",
         choices=sorted(scoring.PRESETS),
-        help="scoring rules: default (v0.6-like) or algoperf-v0.5",
+        help="scoring rules, targets and budgets: default (optbench's), algoperf-v0.5 or "
+        "algoperf-v0.6",
+    )
+    parser.add_argument(
+        "--ruleset",
+        choices=scoring.RULESETS,
+        help="score only this tuning ruleset (default: what the log tree says; a tree with "
+        "external_tuning/ and self_tuning/ gives both leaderboards)",
+    )
+    parser.add_argument(
+        "--allow-missing-workloads",
+        action="store_true",
+        help="score without scored workloads that no submission ran (over those present) "
+        "instead of failing",
     )
     parser.add_argument("--targets", help="targets JSON (AlgoPerf workload_targets format)")
     parser.add_argument("--baseline", help="submission to compute speed-ups against")
@@ -38,7 +56,11 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
         help="bootstrap samples over studies for the 95%% intervals (0: none; default 1000)",
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-    parser.add_argument("--budgets", help="JSON mapping workload -> budget in seconds")
+    parser.add_argument(
+        "--budgets",
+        help="JSON mapping workload -> external-tuning budget in seconds (self-tuning: times "
+        "the preset's factor)",
+    )
 
 
 def register(subparsers) -> None:
@@ -66,18 +88,28 @@ def load_budgets(path: str | None) -> dict[str, float] | None:
     return {str(k): float(v) for k, v in raw.items()}
 
 
+def _scoring_options(args: argparse.Namespace) -> dict:
+    """:func:`optbench.scoring.score_experiment`'s options from the shared arguments."""
+    return {
+        "preset": args.preset,
+        "targets": args.targets,
+        "baseline": args.baseline,
+        "mode": args.mode,
+        "n_bootstrap": args.bootstrap,
+        "seed": args.seed,
+        "budgets": load_budgets(args.budgets),
+        "allow_missing_workloads": args.allow_missing_workloads,
+    }
+
+
+def leaderboards_from_args(args: argparse.Namespace) -> list[scoring.Leaderboard]:
+    """One leaderboard per tuning ruleset of the directory (or of ``--ruleset``)."""
+    return scoring.score_tree(args.directory, ruleset=args.ruleset, **_scoring_options(args))
+
+
 def leaderboard_from_args(args: argparse.Namespace) -> scoring.Leaderboard:
-    """Run :func:`optbench.scoring.score_experiment` with the shared options."""
-    return scoring.score_experiment(
-        args.directory,
-        preset=args.preset,
-        targets=args.targets,
-        baseline=args.baseline,
-        mode=args.mode,
-        n_bootstrap=args.bootstrap,
-        seed=args.seed,
-        budgets=load_budgets(args.budgets),
-    )
+    """The leaderboard of one ruleset (``--ruleset``, else the only one the tree holds)."""
+    return scoring.score_experiment(args.directory, ruleset=args.ruleset, **_scoring_options(args))
 
 
 def format_seconds(value: float) -> str:
@@ -97,11 +129,16 @@ def _interval(low: float, high: float, fmt) -> str:
 
 def format_leaderboard(board: scoring.Leaderboard) -> str:
     """The leaderboard as plain text: scores, per-workload times, failures, warnings."""
+    rules = scoring.get_preset(board.preset).ruleset(board.ruleset)
+    trials = "any number of" if rules.trials is None else str(rules.trials)
     lines = [
-        f"preset {board.preset}, mode {board.mode}, targets from {board.targets.source}, "
-        f"{board.n_bootstrap} bootstrap samples (seed {board.seed})",
+        f"{RULESET_TITLES[board.ruleset]} ({rules.studies} studies x {trials} trials, budgets "
+        f"x{rules.budget_scale:g}): preset {board.preset}, mode {board.mode}, targets from "
+        f"{board.targets.source}, {board.n_bootstrap} bootstrap samples (seed {board.seed})",
         f"base workloads: {', '.join(board.base_workloads)}",
     ]
+    if board.missing_workloads:
+        lines.append(f"left out (nobody ran them): {', '.join(board.missing_workloads)}")
     if board.held_out_workloads:
         lines.append(f"held-out variants: {', '.join(board.held_out_workloads)}")
     rows = []
@@ -124,6 +161,7 @@ def format_leaderboard(board: scoring.Leaderboard) -> str:
                 low, high = board.time_ci_low.at[sub, wl], board.time_ci_high.at[sub, wl]
                 bounds.at[sub, wl] = _interval(low, high, format_seconds)
         lines += ["", "95% bootstrap intervals of those times:", bounds.to_string()]
+    lines += format_ties(board)
     if len(board.failures):
         lines += ["", f"failed trials ({len(board.failures)}):"]
         lines.append(board.failures.to_string(index=False))
@@ -137,14 +175,61 @@ def format_leaderboard(board: scoring.Leaderboard) -> str:
     return "\n".join(lines)
 
 
+def format_ties(board: scoring.Leaderboard) -> list[str]:
+    """The order-dependent ties of an algoperf-mode board and the score under each resolution.
+
+    Only the submissions whose score changes between resolutions are shown.
+    """
+    if board.ties.empty:
+        return []
+    ties = board.ties.copy()
+    ties["trials"] = ties["trials"].map(lambda ts: ", ".join(map(str, ts)))
+    ties["times"] = ties["times"].map(lambda ts: ", ".join(f"{t:.3f}" for t in ts))
+    ties = ties.rename(columns={"times": "times (s)", "chosen": "scored trial"})
+    lines = [
+        "",
+        f"order-dependent ties ({len(ties)} studies): trials that first reach the target at the "
+        "same eval, at different times; the official scorer takes the first in os.listdir "
+        "order, optbench the lowest trial number:",
+        ties.to_string(index=False),
+    ]
+    scores = board.tie_scores
+    varying = [c for c in scores.columns if scores[c].nunique() > 1]
+    total = scoring.tie_combinations(board.ties)
+    if total > scoring.MAX_TIE_SCENARIOS:
+        lines.append(
+            f"({total} resolutions in all: each submission x workload's were tried with the "
+            "others as scored)"
+        )
+    if not varying:
+        exhaustive = total <= scoring.MAX_TIE_SCENARIOS
+        lines.append(
+            "no score depends on how these ties are resolved"
+            if exhaustive
+            else "no score changes in the resolutions tried"
+        )
+        return lines
+    shown = scores[varying].map(lambda v: f"{v:.4f}")
+    lines += ["score under each resolution (that changes a median time):", shown.to_string()]
+    return lines
+
+
+def _write_csv(boards: list[scoring.Leaderboard], out: Path) -> None:
+    """One row per ruleset and submission (``ruleset`` first)."""
+    frames = [board.to_frame() for board in boards]
+    for board, frame in zip(boards, frames, strict=True):
+        frame.insert(0, "ruleset", board.ruleset)
+    try:
+        pd.concat(frames, ignore_index=True).to_csv(out, index=False)
+    except OSError as exc:
+        raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+
+
 def _main(args: argparse.Namespace) -> int:
-    board = leaderboard_from_args(args)
-    print(format_leaderboard(board))
+    boards = leaderboards_from_args(args)
+    print("\n\n".join(format_leaderboard(board) for board in boards))
     if args.csv:
         out = Path(args.csv)
-        try:
-            board.to_frame().to_csv(out, index=False)
-        except OSError as exc:
-            raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
+        _write_csv(boards, out)
         print(f"\nwrote {out}")
     return 0

@@ -24,7 +24,8 @@ def _summary(board: Leaderboard) -> str:
     held = ", ".join(board.held_out_workloads) or "none"
     return (
         '<p class="note">'
-        f"Preset <b>{escape(board.preset)}</b>, mode <b>{escape(board.mode)}</b>; targets from "
+        f"Ruleset <b>{escape(board.ruleset)}</b> tuning, preset <b>{escape(board.preset)}</b>, "
+        f"mode <b>{escape(board.mode)}</b>; targets from "
         f"{escape(board.targets.source)}; base workloads: {escape(', '.join(board.base_workloads))}"
         f"; held-out variants: {escape(held)}. Intervals: 95% bootstrap over studies "
         f"({board.n_bootstrap} samples, seed {board.seed}). Scores are relative to the set of "
