@@ -30,7 +30,7 @@ class Protocol:
 
     ruleset: str = "external"
     studies: int = 1
-    points: int = 1
+    points: int = 5
     preset: str = tuning.DEFAULT_PRESET
 
     def rules(self) -> tuning.Ruleset:

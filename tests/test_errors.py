@@ -307,6 +307,15 @@ CASES = {
         lambda t, e: ["run", *SMOKE, "--device", "cuda"],
         "no CUDA device",
     ),
+    "seed-out-of-range": (lambda t, e: ["run", *SMOKE, "--seed", str(2**64)], "[0, 2**31)"),
+    "wall-limit-nan": (
+        lambda t, e: ["tune", "--submission", "nadamw", "--wall-limit", "nan"],
+        "must be a positive number, got nan",
+    ),
+    "data-dir-missing": (
+        lambda t, e: ["run", *SMOKE, "--data-dir", str(t / "nowhere")],
+        "no such folder",
+    ),
     "report-unwritable-output": (
         lambda t, e: ["report", str(e), "-o", str(t / "ro" / "r.html")],
         "cannot write",

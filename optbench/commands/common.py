@@ -20,6 +20,25 @@ def positive_float(text: str) -> float:
     return value
 
 
+def seed(text: str) -> int:
+    """argparse type: a seed in [0, 2**31) (what every RNG optbench seeds accepts)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if not 0 <= value < 2**31:
+        raise argparse.ArgumentTypeError(f"must be in [0, 2**31), got {text}")
+    return value
+
+
+def existing_dir(text: str) -> Path:
+    """argparse type: a folder that exists."""
+    path = Path(text)
+    if not path.is_dir():
+        raise argparse.ArgumentTypeError(f"no such folder: {text}")
+    return path
+
+
 def non_negative_float(text: str) -> float:
     """argparse type: a finite number >= 0."""
     try:
@@ -115,7 +134,9 @@ def add_workload_args(parser: argparse.ArgumentParser, many: bool) -> None:
         default="mini",
         help="smoke: seconds, for tests; mini (default): the CPU suite",
     )
-    parser.add_argument("--data-dir", type=Path, help="directory holding the workload's raw data")
+    parser.add_argument(
+        "--data-dir", type=existing_dir, help="directory holding the workload's raw data"
+    )
     parser.add_argument(
         "--cache-dir", type=Path, help="where prepared data is cached (default: ~/.cache/optbench)"
     )

@@ -15,6 +15,7 @@ from optbench.commands.common import (
     make_workload,
     positive_float,
     positive_int,
+    seed,
     workload_names,
 )
 from optbench.errors import UserError
@@ -53,7 +54,7 @@ def register(subparsers) -> None:
         metavar="K",
         help="which point of the search space to use (default 0)",
     )
-    p.add_argument("--seed", type=int, default=0, help="trial seed (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="trial seed (default 0)")
     p.add_argument(
         "--experiment-dir",
         type=Path,

@@ -17,6 +17,7 @@ from optbench.commands.common import (
     default_experiment_dir,
     positive_float,
     positive_int,
+    seed,
     workload_names,
 )
 from optbench.errors import UserError
@@ -50,7 +51,7 @@ def register(subparsers) -> None:
         metavar="FILE",
         help="search space (default: the one the submission ships)",
     )
-    p.add_argument("--seed", type=int, default=0, help="base seed of points and trial seeds")
+    p.add_argument("--seed", type=seed, default=0, help="base seed of points and trial seeds")
     p.add_argument(
         "--experiment-dir",
         type=Path,
@@ -66,7 +67,7 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--wall-limit",
-        type=float,
+        type=positive_float,
         metavar="SEC",
         help="kill a trial after SEC wall-clock seconds (default 3 x budget + 120 s)",
     )

@@ -13,6 +13,7 @@ from optbench.commands.common import (
     default_experiment_dir,
     non_negative_int,
     positive_int,
+    seed,
     workload_names,
 )
 from optbench.errors import UserError
@@ -53,9 +54,15 @@ def register(subparsers) -> None:
         help="a submission's name on the leaderboard, where it differs (repeatable)",
     )
     p.add_argument("--ruleset", choices=("external", "self"), default="external")
-    p.add_argument("--points", type=positive_int, default=1, help="search-space points per study")
+    p.add_argument(
+        "--points",
+        type=positive_int,
+        default=5,
+        help="search-space points per study (default 5: a v0.5 submission's whole list; on "
+        "AlgoPerf's own logs 1 point reverses the order, see docs/VALIDATION.md)",
+    )
     p.add_argument("--studies", type=positive_int, default=1, help="studies (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="base seed of the trials (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="base seed of the trials (default 0)")
     p.add_argument("--import-root", type=Path, metavar="DIR", help="see `optbench run`")
     add_workload_args(p, many=True)
     p.add_argument("--experiment-dir", type=Path, metavar="DIR")
