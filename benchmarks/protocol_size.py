@@ -7,9 +7,9 @@ AlgoPerf's own v0.5 logs, where the full protocol's answer is known.
 For K points (trials 1..K of each study: AlgoPerf takes a fixed list's points in order) and S
 studies (every subset of S of the 5), the submissions are scored by AlgoPerf's rules on the base
 workloads, and Kendall's tau between that order and the full protocol's (5 x 5) is recorded.
-With ``--out``, the K = 1 reference (scores and per-workload median times over the 5 studies,
-trial_1 only) is written as CSVs for ``optbench validate --leaderboard/--reference-times``:
-a like-for-like reference for a mini-suite run of the first point.
+With ``--out DIR --points K``, the reference of the first K points (scores and per-workload
+median times over the 5 studies) is written as CSVs for ``optbench validate --leaderboard`` and
+``--reference-times``: a like-for-like reference for a mini-suite run of the same K points.
 """
 
 from __future__ import annotations
@@ -45,7 +45,8 @@ def main() -> None:
     parser.add_argument("logs", type=Path, help="AlgoPerf's external_tuning folder")
     parser.add_argument("targets", type=Path, help="workload_targets_v05.json")
     parser.add_argument("--submissions", nargs="*", help="default: all")
-    parser.add_argument("--out", type=Path, help="write the K = 1 reference CSVs here")
+    parser.add_argument("--out", type=Path, help="write the first-K-points reference CSVs here")
+    parser.add_argument("--points", type=int, default=1, help="K of the written reference")
     args = parser.parse_args()
 
     trials = scoring.load_experiment(args.logs)
@@ -74,11 +75,13 @@ def main() -> None:
                 f"| {np.mean(t > 0.999):.2f} |"
             )
     if args.out:
-        first, times = score(trials[trials["trial"] == 1], bases)
+        first, times = score(trials[trials["trial"] <= args.points], bases)
         args.out.mkdir(parents=True, exist_ok=True)
-        first.rename("score").rename_axis("submission").to_csv(args.out / "scores_first_point.csv")
-        times.rename_axis("submission").to_csv(args.out / "times_first_point.csv")
-        print(f"\nK = 1 over 5 studies: {first.sort_values(ascending=False).round(4).to_dict()}")
+        name = f"first_{args.points}_points"
+        first.rename("score").rename_axis("submission").to_csv(args.out / f"scores_{name}.csv")
+        times.rename_axis("submission").to_csv(args.out / f"times_{name}.csv")
+        ranked = first.sort_values(ascending=False).round(4).to_dict()
+        print(f"\nK = {args.points} over all studies: {ranked}")
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ def trial_table(experiment: Path) -> pd.DataFrame:
                 "workload": props["name"],
                 "submission": meta["submission"],
                 "study": meta.get("study"),
+                "point": meta.get("trial"),
                 "answer": choice.get("answer"),
                 "batch": meta["batch_size"],
                 "steps": steps,
@@ -52,16 +53,30 @@ def trial_table(experiment: Path) -> pd.DataFrame:
                 "flags": ";".join(result.get("flags") or []),
             }
         )
-    return pd.DataFrame(records).sort_values(["workload", "time_to_target", "submission"])
+    return pd.DataFrame(records).sort_values(["workload", "submission", "study", "point"])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("experiment", type=Path)
     parser.add_argument("--markdown", action="store_true", help="a Markdown table")
+    parser.add_argument("--csv", type=Path, help="also write the table to this CSV")
     args = parser.parse_args()
     table = trial_table(args.experiment)
-    print(table.to_markdown(index=False, floatfmt=".4g") if args.markdown else table.to_string())
+    if args.csv:
+        table.to_csv(args.csv, index=False)
+    print(_markdown(table) if args.markdown else table.to_string(index=False))
+
+
+def _markdown(table: pd.DataFrame) -> str:
+    def cell(value: object) -> str:
+        if isinstance(value, float):
+            return "" if value != value else f"{value:.4g}"
+        return str(value)
+
+    lines = ["| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(False)]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

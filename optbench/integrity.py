@@ -117,10 +117,13 @@ def plausibility_flags(
     target: float,
     min_steps: int | None,
     train_gap: float | None,
+    batches_to_target: int | None = None,
 ) -> list[str]:
     """Reasons a reached target looks implausible (empty if none or if not reached).
 
-    ``min_steps``: fewest steps the workload deems possible (from its target-setting runs).
+    ``min_steps``: fewest steps the workload deems possible (from its target-setting runs),
+    compared with ``batches_to_target`` (batches drawn from the input queue) where known, since a
+    submission may take several optimizer steps per ``update_params`` call.
     ``train_gap``: how far the train metric may lag the validation target when it is reached
     (train data is what the model fits: a validation score at target with a much worse train
     score suggests validation data leaked into training).
@@ -128,10 +131,11 @@ def plausibility_flags(
     if steps_to_target is None:
         return []
     flags = []
-    if min_steps is not None and steps_to_target < min_steps:
+    progress = steps_to_target if batches_to_target is None else batches_to_target
+    if min_steps is not None and progress < min_steps:
         flags.append(
-            f"implausibly fast: target reached at step {steps_to_target}, below the "
-            f"workload's floor of {min_steps} steps"
+            f"implausibly fast: target reached after {progress} batches (step "
+            f"{steps_to_target}), below the workload's floor of {min_steps} steps"
         )
     row = next(r for r in eval_rows if r["global_step"] == steps_to_target)
     train = row.get(f"train/{metric}")

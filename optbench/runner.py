@@ -100,13 +100,18 @@ def _update_return(what: str, value: Any) -> tuple[Any, Any, Any]:
         raise ContractViolation(
             f"{what} must return (optimizer_state, params, model_state), got {got}"
         )
+    if not isinstance(value[1], torch.nn.Module):
+        raise ContractViolation(
+            f"{what} must return the model (a torch.nn.Module) as params, got "
+            f"{type(value[1]).__name__}"
+        )
     return tuple(value)
 
 
 def _write_rows(out: Path, eval_rows: list[dict[str, Any]]) -> None:
     results.write_eval_measurements(
         out / "eval_measurements.csv",
-        [{k: v for k, v in r.items() if k != "_reached"} for r in eval_rows],
+        [{k: v for k, v in r.items() if not k.startswith("_")} for r in eval_rows],
     )
 
 
@@ -212,8 +217,10 @@ def run_trial(
 
     def finish(status, stop_reason, step, submission_time, failure=None):
         first = next((row for row in eval_rows if row.get("_reached")), None)
+        batches = first.get("_batches") if first else None
         for row in eval_rows:
             row.pop("_reached", None)
+            row.pop("_batches", None)
         props = getattr(workload, "properties", dict)()
         flags = integrity.plausibility_flags(
             eval_rows,
@@ -223,6 +230,7 @@ def run_trial(
             workload.validation_target_value,
             props.get("min_steps_to_target"),
             props.get("train_gap"),
+            batches_to_target=batches,
         )
         speeds = None
         if speed_before is not None:
@@ -427,7 +435,9 @@ def run_trial(
                         "score": submission_time,
                         "total_duration": eval_end - global_start,
                     }
-                    eval_rows.append({**row, "_reached": reached})
+                    # Batches drawn, not calls, measure progress: a submission may take many
+                    # optimizer steps in one update_params call (lawa_queue does).
+                    eval_rows.append({**row, "_reached": reached, "_batches": input_queue.drawn})
                     eval_results.append((global_step, dict(metrics)))
                     log_start = clock.now()
                     if out is not None:

@@ -77,3 +77,28 @@ def test_speed_probe_and_flags():
     assert len(slow) == 1 and slow[0].startswith("slow machine")
     drop = integrity.speed_flags((100.0, 40.0), None)
     assert len(drop) == 1 and drop[0].startswith("machine slowed")
+
+
+def test_the_step_floor_counts_batches_not_calls():
+    # A submission taking 20 optimizer steps per update_params call (lawa_queue does) reaches the
+    # target at "step" 5 after 100 batches: not implausibly fast against a floor of 50 steps.
+    rows = [{"global_step": 5, "validation/accuracy": 0.9}]
+    args = (rows, 5, "accuracy", True, 0.8, 50, None)
+    assert integrity.plausibility_flags(*args, batches_to_target=100) == []
+    assert integrity.plausibility_flags(*args, batches_to_target=40)[0].startswith(
+        "implausibly fast: target reached after 40 batches (step 5)"
+    )
+
+
+def test_update_params_returning_no_model_is_a_contract_violation():
+    sub = toy_submission()
+    honest = sub.update_params
+
+    def update_params(**kwargs):
+        optimizer_state, _, model_state = honest(**kwargs)
+        return optimizer_state, None, model_state
+
+    sub.update_params = update_params
+    result = run_trial(ToyWorkload(), sub, probe_speed=False)
+    assert (result.status, result.stop_reason) == ("failed", "contract")
+    assert "must return the model (a torch.nn.Module) as params, got NoneType" in result.failure
