@@ -134,6 +134,7 @@ def _main(args: argparse.Namespace) -> int:
     hyperparameters, ruleset = hyperparameters_for(args, submission)
     experiment = args.experiment_dir or default_experiment_dir("run")
     workloads = [make_workload(name, args) for name in names]
+    check_writable(experiment)
     trial_dirs = []
     for workload in workloads:
         trial = results.trial_dir(
@@ -146,7 +147,6 @@ def _main(args: argparse.Namespace) -> int:
                 "--experiment-dir or --hparams-index"
             )
         trial_dirs.append(trial)
-    check_writable(experiment)
     status = 0
     for workload, trial in zip(workloads, trial_dirs, strict=True):
         result = run_trial(

@@ -95,6 +95,7 @@ def _main(args: argparse.Namespace) -> int:
         loaded = [
             (worker_source(s), load_submission(s, args.import_root)) for s in args.submissions
         ]
+        check_writable(experiment)
         protocol = validation.Protocol(args.ruleset, args.studies, args.points)
         specs = validation.plan(
             loaded,
@@ -111,7 +112,6 @@ def _main(args: argparse.Namespace) -> int:
                 "device": args.device,
             },
         )
-        check_writable(experiment)
         done = sum(tuning.is_finished(s) for s in specs)
         print(
             f"validate: {len(loaded)} submissions, {protocol.ruleset} tuning, "
