@@ -1275,6 +1275,61 @@ def rulesets_in(path: str | os.PathLike[str]) -> list[str]:
     return meta_rulesets(load_experiment(path)) or ["external"]
 
 
+def _intervals(
+    per_study: pd.DataFrame,
+    targets: Targets,
+    mode: str,
+    n_bootstrap: int,
+    seed: int,
+    times: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Bootstrap intervals: of the scores (ci_low, ci_high) and of every median time (low,
+    high); NaN throughout when ``n_bootstrap`` is 0."""
+    frame = {"index": times.index, "columns": times.columns}
+    if not n_bootstrap:
+        empty = pd.DataFrame(np.nan, index=times.index, columns=["ci_low", "ci_high"])
+        return empty, pd.DataFrame(np.nan, **frame), pd.DataFrame(np.nan, **frame)
+    result = bootstrap(per_study, targets, mode, n_bootstrap, seed)
+    low, high = result.time_interval()
+    return (
+        result.score_interval().reindex(times.index),
+        low.reindex(**frame),
+        high.reindex(**frame),
+    )
+
+
+def _scored_ties(
+    per_trial: pd.DataFrame, targets: Targets, workloads: list[str], mode: str
+) -> pd.DataFrame:
+    """Order-dependent ties (algoperf mode) in the columns the scoring rules read: only those
+    can change a score."""
+    if mode != "algoperf":
+        return pd.DataFrame(columns=TIE_COLUMNS)
+    ties = order_ties(per_trial)
+    ruled = _rules(targets, workloads, mode).columns
+    return ties[ties["workload"].isin(ruled)].reset_index(drop=True)
+
+
+def _notes(
+    trials: pd.DataFrame,
+    per_trial: pd.DataFrame,
+    targets: Targets,
+    rules: Any,
+    missing: Sequence[str],
+) -> list[str]:
+    """Warnings about what was counted: trials per study, untargeted and missing workloads."""
+    counted = [*(targets.base_workloads or ()), *(targets.held_out_workloads or ())]
+    notes = _count_warnings(per_trial, rules, counted)
+    untargeted = sorted(set(trials["workload"]) - set(targets.workloads))
+    notes += [f"no target for workload {w}: its trials are not scored" for w in untargeted]
+    if missing:
+        notes.append(
+            f"scored without {', '.join(missing)} (no submission ran it): scores are over "
+            f"{len(targets.base_workloads or ())} base workloads"
+        )
+    return notes
+
+
 def score_experiment(
     path: str | os.PathLike[str],
     preset: str = "default",
@@ -1319,16 +1374,9 @@ def score_experiment(
     scored = apply_scoring_rules(times, resolved, mode)
     profiles = performance_profiles(scored, len(resolved.base_workloads or ()))
     scores = benchmark_scores(profiles).to_frame("score")
-    scores["ci_low"] = np.nan
-    scores["ci_high"] = np.nan
-    time_low = pd.DataFrame(np.nan, index=times.index, columns=times.columns)
-    time_high = time_low.copy()
-    if n_bootstrap:
-        result = bootstrap(per_study, resolved, mode, n_bootstrap, seed)
-        scores[["ci_low", "ci_high"]] = result.score_interval().reindex(scores.index)
-        low, high = result.time_interval()
-        time_low = low.reindex(index=times.index, columns=times.columns)
-        time_high = high.reindex(index=times.index, columns=times.columns)
+    scores[["ci_low", "ci_high"]], time_low, time_high = _intervals(
+        per_study, resolved, mode, n_bootstrap, seed, times
+    )
     scores["time_ratio"] = np.nan
     scores["speedup"] = np.nan
     spent = ruleset_budgets(resolved, chosen, ruleset, trials, budgets)
@@ -1340,22 +1388,10 @@ def score_experiment(
     scores = scores.sort_values("score", ascending=False, kind="stable")
     failed = per_trial[per_trial["status"] != "ok"]
     failures = failed[["submission", "study", "workload", "trial", "reason"]].reset_index(drop=True)
-    counted = [*(resolved.base_workloads or ()), *(resolved.held_out_workloads or ())]
-    notes = _count_warnings(per_trial, rules, counted)
-    untargeted = sorted(set(trials["workload"]) - set(resolved.workloads))
-    notes += [f"no target for workload {w}: its trials are not scored" for w in untargeted]
-    if missing:
-        notes.append(
-            f"scored without {', '.join(missing)} (no submission ran it): scores are over "
-            f"{len(resolved.base_workloads or ())} base workloads"
-        )
+    notes = _notes(trials, per_trial, resolved, rules, missing)
     if baseline is not None and scores["time_ratio"].isna().any():
         notes.append("speed-up unknown where a workload's budget is unknown (pass budgets)")
-    ties = pd.DataFrame(columns=TIE_COLUMNS)
-    if mode == "algoperf":  # only ties in the columns the rules read can change a score
-        ties = order_ties(per_trial)
-        ruled = _rules(resolved, list(times.columns), mode).columns
-        ties = ties[ties["workload"].isin(ruled)].reset_index(drop=True)
+    ties = _scored_ties(per_trial, resolved, list(times.columns), mode)
     resolutions = tie_scores(per_study, ties, times, resolved, mode)
     if len(ties):
         notes.append(
