@@ -4,6 +4,7 @@ metrics, eval keys, and NadamW reaching the smoke target."""
 from __future__ import annotations
 
 import math
+import subprocess
 
 import numpy as np
 import pytest
@@ -116,6 +117,27 @@ def test_speech_splits(loaded):
     assert speech.utterance_spec(0, "train", 3, 5) == speech.utterance_spec(0, "train", 3, 5)
 
 
+def test_speech_audio_is_resampled_to_16_khz():
+    """A 1 kHz tone at espeak-ng's 22,050 Hz comes out as 16,000 samples a second with its peak
+    at 1 kHz; a synthesised clip has one feature frame per 10 ms of 16 kHz audio."""
+    from optbench.data import speech
+
+    t = np.arange(speech.ESPEAK_RATE) / speech.ESPEAK_RATE
+    audio = speech.resample(np.sin(2 * np.pi * 1000.0 * t).astype(np.float32), speech.ESPEAK_RATE)
+    assert audio.dtype == np.float32 and len(audio) == speech.SAMPLE_RATE == 16_000
+    spectrum = np.abs(np.fft.rfft(audio))
+    assert np.fft.rfftfreq(len(audio), 1 / speech.SAMPLE_RATE)[spectrum.argmax()] == 1000.0
+
+    spec = speech.utterance_spec(0, "train", 3, 5)
+    cmd = ["espeak-ng", "-v", spec["voice"], "-s", str(spec["rate"]), "-p", str(spec["pitch"])]
+    raw = subprocess.run([*cmd, "--stdout", "one two"], capture_output=True, check=True).stdout
+    pcm, rate = speech.wav_pcm(raw)
+    assert rate == speech.ESPEAK_RATE
+    spec["words"] = [1, 2]
+    resampled = math.ceil(len(pcm) * 320 / 441)  # scipy's resample_poly output length
+    assert len(speech.synthesise(spec)) == 1 + resampled // speech.HOP
+
+
 # --- init, loss, eval --------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ALL)
 def test_init_is_deterministic_per_rng(loaded, name):
@@ -167,6 +189,14 @@ def test_ctc_loss_by_hand(loaded):
     prob = 0.3 * 0.4 + 0.5 * 0.4 + 0.3 * 0.4
     assert out["summed"].item() == pytest.approx(-math.log(prob), rel=1e-5)
     assert w.loss_type == spec.LossType.CTC_LOSS
+
+
+def test_prior_blank_logit_by_hand():
+    """Utterances of 37 and 41 frames keep 10 + 11 = 21 output frames for 3 words: the blank's
+    share is 18/21 = 6/7, against 30 word logits at 0: b = log(30 * 6) = log(180)."""
+    from optbench.workloads.speech_lstm import prior_blank_logit
+
+    assert prior_blank_logit(np.array([37, 41]), np.array([1, 2])) == pytest.approx(math.log(180))
 
 
 @pytest.mark.parametrize("name", sorted(SPEECH))

@@ -13,13 +13,16 @@ so the data are deterministic per seed whatever the number of worker processes.
 
 from __future__ import annotations
 
+import math
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from optbench.data.cache import cached_arrays, default_cache_dir
 from optbench.errors import UserError
@@ -81,7 +84,7 @@ HELD_OUT_VARIANTS = {
     "test": ("m7", "f5", "klatt4", "robert"),
 }
 SAMPLE_RATE = 16_000
-ESPEAK_RATE = 22_050
+ESPEAK_RATE = 22_050  # what espeak-ng writes; the rate is read from each WAV header
 N_FFT, HOP, N_MELS = 400, 160, 80
 _SPLIT_IDS = {"train": 0, "validation": 1, "test": 2}
 
@@ -147,10 +150,31 @@ def utterance_spec(
     }
 
 
-def synthesise(spec: dict) -> np.ndarray:
-    """The log-mel features (float16) of one utterance described by :func:`utterance_spec`."""
+def wav_pcm(raw: bytes) -> tuple[np.ndarray, int]:
+    """The 16-bit mono samples and the sample rate of a WAV stream as espeak-ng writes it.
+
+    espeak-ng streams a 44-byte header whose length fields are unknown (it writes to a pipe), so
+    the data are everything after the header; the rate is the header's sample-rate field.
+    """
+    rate = int.from_bytes(raw[24:28], "little")
+    pcm = np.frombuffer(raw[44 : 44 + (len(raw) - 44) // 2 * 2], dtype="<i2")
+    return pcm, rate
+
+
+def resample(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
+    """``audio`` sampled at ``rate`` Hz, resampled to ``target`` Hz (polyphase, float32).
+
+    The up/down factors are the rates divided by their greatest common divisor: 22,050 Hz to
+    16 kHz is up 320, down 441.
+    """
     from scipy.signal import resample_poly
 
+    g = math.gcd(target, rate)
+    return resample_poly(audio, target // g, rate // g).astype(np.float32)
+
+
+def synthesise(spec: dict) -> np.ndarray:
+    """The log-mel features (float16) of one utterance described by :func:`utterance_spec`."""
     text = " ".join(VOCAB[w] for w in spec["words"])
     cmd = [
         "espeak-ng",
@@ -163,10 +187,8 @@ def synthesise(spec: dict) -> np.ndarray:
         "--stdout",
         text,
     ]
-    raw = subprocess.run(cmd, capture_output=True, check=True).stdout
-    # espeak-ng streams a 44-byte WAV header with unknown length, then 16-bit mono PCM.
-    pcm = np.frombuffer(raw[44 : 44 + (len(raw) - 44) // 2 * 2], dtype="<i2")
-    audio = resample_poly(pcm.astype(np.float32) / 32768.0, 160, 441).astype(np.float32)
+    pcm, rate = wav_pcm(subprocess.run(cmd, capture_output=True, check=True).stdout)
+    audio = resample(pcm.astype(np.float32) / 32768.0, rate)
     noise = np.random.default_rng(spec["noise_seed"]).standard_normal(len(audio))
     power = float(np.mean(audio**2)) + 1e-10
     audio = audio + noise.astype(np.float32) * np.sqrt(power / 10 ** (spec["snr_db"] / 10))
@@ -191,7 +213,8 @@ def load(
 
     Arrays per split: ``features`` (total frames, 80) float16, all utterances concatenated;
     ``frames`` (N,) frames per utterance; ``words`` (total words,) int16 word ids (0-29) and
-    ``num_words`` (N,).
+    ``num_words`` (N,). The first call prepares and caches them (minutes at the mini size), with a
+    progress bar per split on stderr.
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
@@ -205,7 +228,17 @@ def load(
             for split, n in sizes.items():
                 specs = [utterance_spec(seed, split, i, max_words, vocab_size) for i in range(n)]
                 chunks = [specs[i : i + 64] for i in range(0, n, 64)]
-                feats = [f for chunk in pool.map(_synthesise_many, chunks) for f in chunk]
+                feats = []
+                with tqdm(
+                    total=n,
+                    desc=f"espeak-ng {split}",
+                    unit="clip",
+                    file=sys.stderr,
+                    mininterval=2.0,
+                ) as bar:
+                    for chunk in pool.map(_synthesise_many, chunks):
+                        feats.extend(chunk)
+                        bar.update(len(chunk))
                 arrays[f"{split}_features"] = np.concatenate(feats)
                 arrays[f"{split}_frames"] = np.array([len(f) for f in feats], np.int32)
                 arrays[f"{split}_words"] = np.array(
@@ -232,5 +265,6 @@ def load(
         }
         return arrays, provenance
 
-    key = f"speech_v1_s{seed}_w{max_words}_v{vocab_size}_" + "_".join(map(str, sizes.values()))
+    # v2: audio at 16 kHz (v1 caches hold features of audio resampled to 8 kHz by mistake).
+    key = f"speech_v2_s{seed}_w{max_words}_v{vocab_size}_" + "_".join(map(str, sizes.values()))
     return cached_arrays(cache_dir, key, prepare)

@@ -12,7 +12,6 @@ from torch import nn
 
 from optbench import spec
 from optbench.workloads.speech_lstm import (
-    BLANK_LOGIT,
     NUM_CLASSES,
     ConvSubsampling,
     SpecAugment,
@@ -157,7 +156,7 @@ class SpeechConformer(SpeechCtcWorkload):
         return Conformer(
             *_SIZES[self.size],
             temperature=self.attention_temperature,
-            blank_logit=BLANK_LOGIT[self.size],
+            blank_logit=self.blank_logit,
         )
 
     @property

@@ -29,11 +29,16 @@ NUM_CLASSES = len(speech.VOCAB) + 1  # words + the CTC blank (0)
 # size -> (train, validation, test utterances, maximum words per utterance, vocabulary size);
 # the smoke size speaks only the ten digits, so that a tiny model learns them in seconds.
 DATA_SIZES = {"smoke": (320, 48, 48, 1, 10), "mini": (6_000, 500, 500, 5, 30)}
-# size -> the initial blank logit of the CTC head, all 30 word logits 0: it sets the blank's
-# initial share of frames to p = 1 - words / output frames (one frame per word), b = log(30 p /
-# (1 - p)). Train split: mini 5.35 output frames per word, p = 0.813, b = 4.87; smoke 9.9, p =
-# 0.899, b = 5.59.
-BLANK_LOGIT = {"smoke": 5.6, "mini": 4.9}
+
+
+def prior_blank_logit(frames: np.ndarray, num_words: np.ndarray) -> float:
+    """The blank logit that, with the 30 word logits at 0, gives the blank its share of the train
+    split's output frames: ``p = 1 - words / output frames`` (CTC needs one frame per word; the
+    front-end keeps ``(frames + 3) // 4`` of each utterance's frames), ``b = log(30 p / (1 - p))``.
+    """
+    output_frames = int(((np.asarray(frames, np.int64) + 3) // 4).sum())
+    p = 1.0 - int(np.asarray(num_words).sum()) / output_frames
+    return math.log((NUM_CLASSES - 1) * p / (1.0 - p))
 
 
 def init_ctc_head(output: nn.Linear, blank_logit: float) -> None:
@@ -237,10 +242,17 @@ class SpeechCtcWorkload(SplitObjectWorkload):
         )
         train = np.asarray(arrays["train_features"], np.float32)
         self._mean, self._std = train.mean(axis=0), train.std(axis=0) + 1e-5
+        self._blank_logit = prior_blank_logit(arrays["train_frames"], arrays["train_num_words"])
         self._splits = {
             s: _SpeechSplit(arrays, s, self._mean, self._std, self.device)
             for s in ("train", "validation", "test")
         }
+
+    @property
+    def blank_logit(self) -> float:
+        """The CTC head's initial blank logit, from the train split (:func:`prior_blank_logit`)."""
+        self.load_data()
+        return self._blank_logit
 
     @property
     def eval_batch_size(self) -> int:
@@ -348,7 +360,7 @@ class SpeechLstm(SpeechCtcWorkload):
         return LstmCtc(
             *_LSTM_SIZES[self.size],
             activation=self.activation,
-            blank_logit=BLANK_LOGIT[self.size],
+            blank_logit=self.blank_logit,
         )
 
 
