@@ -1,9 +1,11 @@
 """Mid-trial checkpoints: everything a trial needs to continue exactly where it was saved.
 
 A checkpoint is written (atomically, untimed, as AlgoPerf's) after an evaluation when at least
-``every_sec`` of wall time passed since the last one. It holds the model's ``state_dict``, the
-model state, the submission's optimizer state, the runner's train state and eval rows, how many
-batches the submission drew from its input queue, and the torch / numpy / Python RNG states.
+``every_sec`` of wall time passed since the last one, in two files: the worker's side
+(:data:`WORKER_FILENAME`: the model's ``state_dict``, the model state, the submission's optimizer
+state, how many batches it drew from its input queue, the torch / numpy / Python RNG states) and
+the runner's side (:data:`FILENAME`: the trial's identity, train state, eval rows and the sha256 of
+the worker's file, so a worker side replaced after the fact is never resumed from).
 
 The optimizer state is saved as AlgoPerf's PyTorch runner does: every value with a ``state_dict``
 (optimizers, LR schedulers) by its ``state_dict``, every other value as itself (pickled). On
@@ -19,6 +21,7 @@ hyperparameters, batch size, budget, step cap); anything else starts the trial a
 
 from __future__ import annotations
 
+import hashlib
 import io
 import random
 from collections.abc import Iterator, Mapping
@@ -31,6 +34,7 @@ import torch
 from optbench.atomic import atomic_write_bytes
 
 FILENAME = "checkpoint.pt"
+WORKER_FILENAME = "checkpoint_worker.pt"
 
 
 class CountingQueue:
@@ -101,27 +105,48 @@ def set_rng_states(states: Mapping[str, Any]) -> None:
     random.setstate(states["python"])
 
 
-def save(trial_dir: Path, payload: dict[str, Any]) -> None:
-    """Write ``payload`` as the trial's checkpoint, atomically (a kill leaves the old one)."""
+def save_file(path: Path, payload: dict[str, Any]) -> None:
+    """Write ``payload`` to ``path`` atomically (a kill leaves the old file)."""
     buffer = io.BytesIO()
     torch.save(payload, buffer)
-    atomic_write_bytes(Path(trial_dir) / FILENAME, buffer.getvalue())
+    atomic_write_bytes(path, buffer.getvalue())
 
 
-def load(trial_dir: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The trial's checkpoint if there is a readable one written for ``identity``, else None."""
-    path = Path(trial_dir) / FILENAME
+def load_file(path: Path) -> Any:
+    """What :func:`save_file` wrote; None if missing or unreadable (only outside damage, since
+    writes are atomic: the trial then starts afresh)."""
     if not path.is_file():
         return None
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception:  # written atomically, so only outside damage gets here: restart
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except Exception:
         return None
+
+
+def save(trial_dir: Path, payload: dict[str, Any]) -> None:
+    """Write the runner's side of the trial's checkpoint (the worker wrote its own side, in
+    :data:`WORKER_FILENAME`, whose digest ``payload`` records)."""
+    save_file(Path(trial_dir) / FILENAME, payload)
+
+
+def load(trial_dir: Path, identity: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The trial's checkpoint if there is a readable one written for ``identity`` whose worker
+    side is the file it recorded, else None."""
+    payload = load_file(Path(trial_dir) / FILENAME)
     if not isinstance(payload, dict) or payload.get("identity") != dict(identity):
         return None
+    worker_side = Path(trial_dir) / WORKER_FILENAME
+    if not worker_side.is_file() or file_digest(worker_side) != payload.get("worker_digest"):
+        return None
     return payload
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def remove(trial_dir: Path) -> None:
     """Delete the trial's checkpoint (once its final record is written)."""
     (Path(trial_dir) / FILENAME).unlink(missing_ok=True)
+    (Path(trial_dir) / WORKER_FILENAME).unlink(missing_ok=True)

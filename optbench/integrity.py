@@ -58,9 +58,11 @@ class WorkloadView:
 
     __slots__ = ("_get",)
 
-    def __init__(self, workload: Any) -> None:
+    def __init__(self, workload: Any, fixed: dict[str, Any] | None = None) -> None:
+        known = dict(fixed or {})  # facts of splits this process does not hold
+
         def get(name: str) -> Any:
-            return getattr(workload, name)
+            return known[name] if name in known else getattr(workload, name)
 
         object.__setattr__(self, "_get", get)
 

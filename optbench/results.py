@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import math
@@ -93,6 +94,20 @@ def environment() -> dict[str, Any]:
         "torch_threads": torch.get_num_threads(),
         "gpu": torch.cuda.get_device_name(0) if cuda else None,
         "hostname": platform.node(),
+    }
+
+
+# The files of a trial whose sha256 its result.json records (the runner writes all of them).
+DIGESTED_FILES = ("eval_measurements.csv", "meta_data.json", "hparams.json")
+
+
+def file_digests(trial: Path, names: Sequence[str] = DIGESTED_FILES) -> dict[str, str]:
+    """sha256 of each of ``names`` present in ``trial``: a trial's files altered after the run
+    no longer match what its result.json recorded (``optbench score`` checks)."""
+    return {
+        name: hashlib.sha256((Path(trial) / name).read_bytes()).hexdigest()
+        for name in names
+        if (Path(trial) / name).is_file()
     }
 
 

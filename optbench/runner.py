@@ -1,11 +1,18 @@
 """One timed trial: train a submission on a workload until target, budget or step cap.
 
-The timing rules (ALGOPERF.md §4) live here and only here:
+The runner is the trial's supervisor: it owns the clock, the budget, the evaluation and every
+file; the submission runs in a worker (:mod:`optbench.trial_worker`), in a process of its own
+when it was loaded from source. The timing rules live here and only here:
 
 * not timed: loading data, building the model, ``init_optimizer_state`` (the clock starts after);
+  the parameters must come out of ``init_optimizer_state`` as the workload initialised them;
 * timed ("submission time"): ``data_selection`` + ``update_params`` of every step, and
-  ``prepare_for_eval``; each timestamp is taken after a device synchronisation;
-* not timed: evaluation and logging (accumulated separately);
+  ``prepare_for_eval``. The runner times each stretch of steps with its own clock, from the
+  request it sends the worker to the answer (the worker synchronises its device before
+  answering); between stretches the worker is paused (SIGSTOP), so none of its threads runs
+  untimed;
+* not timed: evaluation (of a snapshot of the parameters, with the workload's own model and
+  metric code, in the runner's process) and logging (accumulated separately);
 * an eval is due once ``eval_period_time_sec`` of submission time has passed since the last one
   (and after the first step, as AlgoPerf does); the budget is checked before every eval, so no eval
   happens past the budget;
@@ -21,8 +28,6 @@ Time-to-target is the submission time at the first eval whose validation metric 
 from __future__ import annotations
 
 import math
-import traceback
-import types
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,11 +36,25 @@ import torch
 from tqdm.auto import tqdm
 
 from optbench import batch_rule, checkpoint, integrity, prng, results
-from optbench.compat import environment
 from optbench.errors import UserError
 from optbench.spec import Workload
 from optbench.submission import Submission
 from optbench.timing import Clock
+from optbench.trial_worker import (
+    ContractViolation,
+    InlineWorker,
+    Order,
+    ProcessWorker,
+    Setup,
+    SubmissionFailed,
+)
+
+__all__ = ["ContractViolation", "SubmissionFailed", "TrialResult", "run_trial"]
+
+# How often (wall seconds) a running worker hands back, so the progress bar moves.
+TICK_SEC = 2.0
+# How long past the budget a worker may take to answer before it is killed.
+OVERRUN_GRACE_SEC = 60.0
 
 
 @dataclass
@@ -57,23 +76,39 @@ class TrialResult:
     preemption_count: int = 0
     eval_rows: list[dict[str, float]] = field(default_factory=list)
     trial_dir: Path | None = None
+    supervised: bool = False
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able fields (no eval rows, no paths)."""
         return {k: v for k, v in self.__dict__.items() if k not in ("eval_rows", "trial_dir")}
 
 
-class SubmissionFailed(Exception):
-    """A submission function raised: the trial is recorded as failed with this reason."""
+@dataclass
+class TrialConfig:
+    """How to run a trial (see :func:`run_trial` for each field)."""
 
+    hyperparameters: Any = None
+    seed: int = 0
+    trial_dir: Path | None = None
+    budget_scale: float = 1.0
+    max_steps: int | None = None
+    batch_size: int | None = None
+    progress: bool = False
+    meta: dict[str, Any] = field(default_factory=dict)
+    probe_speed: bool = True
+    eval_every_steps: int | None = None
+    checkpoint_every_sec: float | None = None
 
-class ContractViolation(SubmissionFailed):
-    """A submission function returned something the API does not allow."""
-
-
-def _is_training_complete(exc: BaseException) -> bool:
-    # By name, so the class of a real `algoperf.spec` (if installed) is honoured too.
-    return type(exc).__name__ == "TrainingCompleteError"
+    def check(self) -> None:
+        """One-line errors for values no trial can run with."""
+        if not self.budget_scale > 0:
+            raise UserError(f"--budget-scale must be positive, got {self.budget_scale}")
+        for name in ("max_steps", "eval_every_steps"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise UserError(f"{name} must be positive, got {value}")
+        if self.checkpoint_every_sec is not None and not self.checkpoint_every_sec >= 0:
+            raise UserError(f"checkpoint_every_sec must be >= 0, got {self.checkpoint_every_sec}")
 
 
 def resolve_batch_size(workload: Workload, submission: Submission) -> int:
@@ -81,31 +116,434 @@ def resolve_batch_size(workload: Workload, submission: Submission) -> int:
     return batch_rule.choose(workload, submission.get_batch_size).used
 
 
-def _call(what: str, fn, **kwargs):
-    try:
-        return fn(**kwargs)
-    except Exception as exc:
-        if _is_training_complete(exc):
-            raise
-        tail = "".join(traceback.format_exception(exc)[-6:])
-        need = environment.unmet_need(exc)
-        first = f"{what} raised {type(exc).__name__}: {exc}".splitlines()[0]
-        headline = f"{need} ({first})" if need else first
-        raise SubmissionFailed(f"{headline}\n{tail}") from exc
+def run_trial(
+    workload: Workload,
+    submission: Any,
+    *,
+    supervised: bool | None = None,
+    resume: bool = False,
+    **options: Any,
+) -> TrialResult:
+    """Run one timed trial (see the module docstring for the rules); write it to ``trial_dir``.
+
+    ``submission`` is a :class:`~optbench.submission.Submission`, or a picklable callable that
+    loads one (e.g. :class:`optbench.submission_source.SubmissionSource`). ``supervised`` runs the
+    submission in a process of its own (default: when it is given as a callable; a Submission
+    object built in Python cannot be sent to another process and runs in this one).
+
+    ``options`` are :class:`TrialConfig`'s: ``hyperparameters`` (the namedtuple of one search-space
+    point, or None: self-tuning), ``seed``, ``trial_dir``, ``budget_scale``, ``max_steps``,
+    ``batch_size``, ``progress``, ``meta`` (extra ``meta_data.json`` fields), ``probe_speed``,
+    ``eval_every_steps`` (evals at step 1 and every N steps instead of by time: curves then do not
+    depend on machine speed), ``checkpoint_every_sec`` (wall seconds; 0: after every eval; None:
+    never). ``resume`` continues from the checkpoint in ``trial_dir``, if it was written for this
+    very trial (otherwise the trial starts afresh).
+    """
+    if options.get("meta") is None:
+        options.pop("meta", None)
+    config = TrialConfig(**options)
+    config.check()
+    if config.trial_dir is not None:
+        config.trial_dir = Path(config.trial_dir)
+    if supervised is None:
+        supervised = not isinstance(submission, Submission)
+    result = Trial(workload, submission, config, supervised).run(resume)
+    if result is None:  # the checkpoint no longer fits the submission's state: start afresh
+        result = Trial(workload, submission, config, supervised).run(resume=False)
+    return result
 
 
-def _update_return(what: str, value: Any) -> tuple[Any, Any, Any]:
-    if not isinstance(value, tuple | list) or len(value) != 3:
-        got = f"a {len(value)}-tuple" if isinstance(value, tuple | list) else type(value).__name__
-        raise ContractViolation(
-            f"{what} must return (optimizer_state, params, model_state), got {got}"
+class Trial:
+    """One trial as a loop: set up, timed stretches of steps, maybe eval, maybe checkpoint, finish."""
+
+    def __init__(self, workload: Any, submission: Any, config: TrialConfig, supervised: bool):
+        self.workload, self.submission, self.config = workload, submission, config
+        self.supervised = supervised
+        self.budget = workload.max_allowed_runtime_sec * config.budget_scale
+        self.out = config.trial_dir
+        self.clock = Clock(getattr(workload, "device", torch.device("cpu")))
+        self.eval_rows: list[dict[str, Any]] = []
+        self.eval_results: list[tuple[int, dict[str, float]]] = []
+        self.sent_results = 0
+        self.preemption_count = 0
+        self.global_step = 0
+        self.batches_drawn = 0
+        self.train_state: dict[str, Any] = {
+            "accumulated_submission_time": 0.0,
+            "accumulated_eval_time": 0.0,
+            "accumulated_logging_time": 0.0,
+            "last_eval_submission_time": -math.inf,
+            "validation_goal_reached": False,
+            "test_goal_reached": False,
+            "training_complete": False,
+        }
+
+    # --- the loop ----------------------------------------------------------------------------
+    def run(self, resume: bool) -> TrialResult | None:
+        """The whole trial; None if ``resume`` found a checkpoint the submission cannot load."""
+        self._set_up_runner_side()
+        self.worker = (ProcessWorker if self.supervised else InlineWorker)(self._setup())
+        try:
+            try:
+                started = self.worker.request("start")
+            except SubmissionFailed as exc:
+                return self._finish("failed", "error", str(exc))
+            self.batch_choice = started["batch_choice"]
+            self._check_initial_parameters(started["params"])
+            if not self._begin(resume):
+                return None
+            return self._loop()
+        except SubmissionFailed as exc:
+            reason = "contract" if isinstance(exc, ContractViolation) else "error"
+            return self._finish("failed", reason, str(exc))
+        finally:
+            self.worker.close()
+
+    def _loop(self) -> TrialResult:
+        ts = self.train_state
+        self.bar = self._progress_bar()
+        self.start = self.clock.now() - self.duration_before
+        last_checkpoint = self.clock.now()
+        stop_reason = "budget"
+        while True:
+            report = self._timed_stretch()
+            if report["stop"] == "eval" and ts["accumulated_submission_time"] < self.budget:
+                metrics = self._evaluate(report)
+                divergence = _diverged(metrics)
+                if divergence:
+                    return self._finish(
+                        "failed", "diverged", f"{divergence} at step {self.global_step}"
+                    )
+                if ts["validation_goal_reached"] and ts["test_goal_reached"]:
+                    stop_reason = "target"
+                    break
+            if report["training_complete"]:
+                ts["training_complete"] = True
+                capped = self.config.max_steps is not None and (
+                    self.global_step >= self.config.max_steps
+                )
+                stop_reason = "step_cap" if capped else "training_complete"
+                break
+            if ts["accumulated_submission_time"] >= self.budget:
+                stop_reason = "budget"
+                break
+            if report["stop"] == "eval" and self._checkpoint_due(last_checkpoint):
+                self._save_checkpoint()
+                last_checkpoint = self.clock.now()
+        return self._finish("completed", stop_reason)
+
+    # --- untimed set-up -----------------------------------------------------------------------
+    def _set_up_runner_side(self) -> None:
+        """The runner's copy of the data and of the initial model, before the worker starts."""
+        config, workload = self.config, self.workload
+        if hasattr(workload, "load_data"):
+            workload.load_data()
+        self.speed_before = integrity.speed_probe() if config.probe_speed else None
+        torch.manual_seed(config.seed)
+        self.rng, _, _, model_init_rng = prng.split(prng.key(config.seed), 4)
+        dropout = getattr(config.hyperparameters, "dropout_rate", None)
+        self.model, _ = workload.init_model_fn(model_init_rng, dropout_rate=dropout)
+        self.initial = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+
+    def _setup(self) -> Setup:
+        counts = {}
+        if self.supervised:
+            for name in ("num_validation_examples", "num_test_examples", "num_eval_train_examples"):
+                if hasattr(self.workload, name):
+                    counts[name] = getattr(self.workload, name)
+        return Setup(
+            workload=self.workload,
+            submission=self.submission,
+            seed=self.config.seed,
+            hyperparameters=self.config.hyperparameters,
+            batch_size=self.config.batch_size,
+            eval_counts=counts,
         )
-    if not isinstance(value[1], torch.nn.Module):
-        raise ContractViolation(
-            f"{what} must return the model (a torch.nn.Module) as params, got "
-            f"{type(value[1]).__name__}"
+
+    def _check_initial_parameters(self, params: dict[str, torch.Tensor]) -> None:
+        """``init_optimizer_state`` is untimed: training there would be free, so it must leave
+        the parameters exactly as the workload initialised them."""
+        changed = sorted(
+            k
+            for k, v in self.initial.items()
+            if k not in params or not torch.equal(v.cpu(), params[k])
         )
-    return tuple(value)
+        if changed or set(params) != set(self.initial):
+            raise ContractViolation(
+                "init_optimizer_state changed the model's parameters ("
+                + ", ".join(changed[:3] or sorted(set(params) ^ set(self.initial))[:3])
+                + "); it is untimed, so training must happen in update_params"
+            )
+
+    def _identity(self) -> dict[str, Any]:
+        config = self.config
+        return {
+            "submission": self._name(),
+            "submission_digest": getattr(self.submission, "digest", ""),
+            "workload": self.workload.name,
+            "seed": config.seed,
+            "hyperparameters": self._point(),
+            "batch_size": self.batch_choice["used"],
+            "budget_sec": self.budget,
+            "max_steps": config.max_steps,
+            "eval_every_steps": config.eval_every_steps,
+        }
+
+    def _begin(self, resume: bool) -> bool:
+        """Resume from a checkpoint, or write the trial's opening files; False if the
+        checkpoint's worker side no longer fits the submission."""
+        self.duration_before = 0.0
+        saved = checkpoint.load(self.out, self._identity()) if self.out and resume else None
+        if saved is None:
+            if self.out is not None:
+                checkpoint.remove(self.out)  # a stale one from another trial or attempt
+                results.write_json(self.out / "hparams.json", self._point())
+                results.write_json(self.out / "meta_data.json", self._meta_data())
+            return True
+        answer = self.worker.request("restore", str(self.out / checkpoint.WORKER_FILENAME))
+        if not answer["restored"]:
+            return False
+        self.train_state.update(saved["train_state"])
+        self.eval_rows[:] = saved["eval_rows"]
+        self.eval_results[:] = saved["eval_results"]
+        self.sent_results = len(self.eval_results)  # the worker restored its own copy
+        self.global_step = saved["global_step"]
+        self.batches_drawn = saved["batches_drawn"]
+        self.preemption_count = saved["preemption_count"] + 1
+        self.speed_before = saved["speed_before"]
+        self.duration_before = saved["total_duration"]
+        _write_rows(self.out, self.eval_rows)  # drops rows evaluated after the checkpoint
+        return True
+
+    def _meta_data(self) -> dict[str, Any]:
+        config, workload = self.config, self.workload
+        return {
+            "submission": self._name(),
+            "submission_source": getattr(self.submission, "source", ""),
+            "submission_digest": getattr(self.submission, "digest", ""),
+            "supervised": self.supervised,
+            "batch_size_choice": self.batch_choice,
+            "seed": config.seed,
+            "batch_size": self.batch_choice["used"] if self.batch_choice else None,
+            "budget_sec": self.budget,
+            "budget_scale": config.budget_scale,
+            "max_steps": config.max_steps,
+            "eval_every_steps": config.eval_every_steps,
+            "workload": {**getattr(workload, "properties", dict)(), "budget_sec": self.budget},
+            "data": getattr(workload, "data_provenance", {}),
+            "environment": results.environment(),
+            **config.meta,
+        }
+
+    # --- timed stretches ----------------------------------------------------------------------
+    def _timed_stretch(self) -> dict[str, Any]:
+        """Let the worker train until an eval is due, the budget ends or a tick; time it."""
+        ts = self.train_state
+        config = self.config
+        spent = ts["accumulated_submission_time"]
+        start = self.clock.now()
+        if config.eval_every_steps is None:
+            since = spent - ts["last_eval_submission_time"]
+            eval_deadline = start + max(0.0, self.workload.eval_period_time_sec - since)
+            eval_at_step = None
+        else:
+            eval_deadline = math.inf
+            every = config.eval_every_steps
+            eval_at_step = 1 if self.global_step == 0 else (self.global_step // every + 1) * every
+        order = Order(
+            eval_deadline=eval_deadline,
+            budget_deadline=start + self.budget - spent,
+            tick_deadline=start + TICK_SEC,
+            eval_at_step=eval_at_step,
+            max_steps=config.max_steps,
+            train_state=dict(ts),
+            new_eval_results=self.eval_results[self.sent_results :],
+        )
+        self.sent_results = len(self.eval_results)
+        timeout = self.budget - spent + OVERRUN_GRACE_SEC
+        try:
+            report = self.worker.request("train", order, timeout=timeout)
+        except TimeoutError:
+            ts["accumulated_submission_time"] += self.clock.now() - start
+            raise SubmissionFailed(
+                f"the submission ran {OVERRUN_GRACE_SEC:.0f} s past its budget without handing "
+                "back (one step longer than that, or a hang)"
+            ) from None
+        end = self.clock.now()
+        self.worker.pause()
+        ts["accumulated_submission_time"] += end - start
+        self.global_step = int(report["global_step"])
+        self.batches_drawn = int(report["batches_drawn"])
+        self.bar.update(round(min(ts["accumulated_submission_time"], self.budget), 1) - self.bar.n)
+        return report
+
+    # --- untimed evaluation -------------------------------------------------------------------
+    def _evaluate(self, report: dict[str, Any]) -> dict[str, float]:
+        """Evaluate the worker's snapshot with the workload's own model and metric code."""
+        ts, workload = self.train_state, self.workload
+        try:
+            self.model.load_state_dict(report["params"])
+        except (RuntimeError, KeyError, TypeError) as exc:
+            raise ContractViolation(
+                "update_params returned a model whose parameters do not match the workload's: "
+                + str(exc).splitlines()[0]
+            ) from None
+        submission_time = ts["accumulated_submission_time"]
+        eval_rng = prng.split(prng.fold_in(self.rng, self.global_step - 1), 4)[3]
+        eval_start = self.clock.now()
+        metrics = workload.eval_model(
+            workload.eval_batch_size,
+            self.model,
+            report["model_state"],
+            eval_rng,
+            None,
+            None,
+            self.global_step,
+        )
+        eval_end = self.clock.now()
+        ts["accumulated_eval_time"] += eval_end - eval_start
+        ts["last_eval_submission_time"] = submission_time
+        reached = workload.has_reached_validation_target(metrics)
+        ts["validation_goal_reached"] |= reached
+        ts["test_goal_reached"] |= workload.has_reached_test_target(metrics)
+        row = {
+            **metrics,
+            "accumulated_submission_time": submission_time,
+            "accumulated_eval_time": ts["accumulated_eval_time"],
+            "accumulated_logging_time": ts["accumulated_logging_time"],
+            "global_step": self.global_step,
+            "preemption_count": self.preemption_count,
+            "score": submission_time,
+            "total_duration": eval_end - self.start,
+        }
+        # Batches drawn, not calls, measure progress: a submission may take many optimizer
+        # steps in one update_params call (lawa_queue does).
+        self.eval_rows.append({**row, "_reached": reached, "_batches": self.batches_drawn})
+        self.eval_results.append((self.global_step, dict(metrics)))
+        log_start = self.clock.now()
+        if self.out is not None:
+            _write_rows(self.out, self.eval_rows)
+        key = f"validation/{workload.target_metric_name}"
+        self.bar.set_postfix_str(
+            f"step {self.global_step}, {key} {metrics[key]:.4f}", refresh=False
+        )
+        ts["accumulated_logging_time"] += self.clock.now() - log_start
+        return metrics
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def _checkpoint_due(self, last: float) -> bool:
+        every = self.config.checkpoint_every_sec
+        return self.out is not None and every is not None and self.clock.now() - last >= every
+
+    def _save_checkpoint(self) -> None:
+        save_start = self.clock.now()
+        worker_side = self.out / checkpoint.WORKER_FILENAME
+        self.worker.request("save", str(worker_side))
+        self.worker.pause()
+        checkpoint.save(
+            self.out,
+            {
+                "identity": self._identity(),
+                "worker_digest": checkpoint.file_digest(worker_side),
+                "train_state": dict(self.train_state),
+                "eval_rows": self.eval_rows,
+                "eval_results": self.eval_results,
+                "global_step": self.global_step,
+                "batches_drawn": self.batches_drawn,
+                "preemption_count": self.preemption_count,
+                "speed_before": self.speed_before,
+                "total_duration": self.clock.now() - self.start,
+            },
+        )
+        self.train_state["accumulated_logging_time"] += self.clock.now() - save_start
+
+    # --- the record ---------------------------------------------------------------------------
+    def _finish(self, status: str, stop_reason: str, failure: str | None = None) -> TrialResult:
+        bar = getattr(self, "bar", None)
+        if bar is not None:
+            bar.close()
+        self.worker.close()  # nothing of the submission runs while the record is written
+        first = next((row for row in self.eval_rows if row.get("_reached")), None)
+        rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in self.eval_rows]
+        flags, speeds = self._flags(first, rows)
+        batch_choice = getattr(self, "batch_choice", None)
+        result = TrialResult(
+            status=status,
+            stop_reason=stop_reason,
+            reached_target=first is not None,
+            time_to_target=first["score"] if first else None,
+            steps_to_target=int(first["global_step"]) if first else None,
+            global_step=self.global_step,
+            submission_time=self.train_state["accumulated_submission_time"],
+            budget_sec=self.budget,
+            batch_size=batch_choice["used"] if batch_choice else 0,
+            failure=failure,
+            flags=flags,
+            speed_probe_gflops=speeds,
+            preemption_count=self.preemption_count,
+            eval_rows=rows,
+            trial_dir=self.out,
+            supervised=self.supervised,
+        )
+        if self.out is not None:
+            self._write_record(result)
+        return result
+
+    def _flags(
+        self, first: dict[str, Any] | None, rows: list[dict[str, Any]]
+    ) -> tuple[list[str], tuple[float, float] | None]:
+        props = getattr(self.workload, "properties", dict)()
+        workload = self.workload
+        flags = integrity.plausibility_flags(
+            rows,
+            int(first["global_step"]) if first else None,
+            workload.target_metric_name,
+            workload.metric_higher_is_better,
+            workload.validation_target_value,
+            props.get("min_steps_to_target"),
+            props.get("train_gap"),
+            batches_to_target=first.get("_batches") if first else None,
+        )
+        speeds = None
+        if self.speed_before is not None:
+            speeds = (self.speed_before, integrity.speed_probe())
+            flags += integrity.speed_flags(speeds, props.get("calibration_gflops"))
+        return flags, speeds
+
+    def _write_record(self, result: TrialResult) -> None:
+        out = self.out
+        if not (out / "meta_data.json").exists():  # failed before the opening files
+            self.batch_choice = getattr(self, "batch_choice", None)
+            results.write_json(out / "hparams.json", self._point())
+            results.write_json(out / "meta_data.json", self._meta_data())
+        if result.failure:
+            (out / "error.txt").write_text(result.failure)
+        summary = result.summary()
+        summary["files_sha256"] = results.file_digests(out)
+        results.write_json(out / "result.json", summary)
+        checkpoint.remove(out)
+
+    # --- small helpers ------------------------------------------------------------------------
+    def _name(self) -> str:
+        return getattr(self.submission, "name", "")
+
+    def _point(self) -> Any:
+        hp = self.config.hyperparameters
+        return hp._asdict() if hasattr(hp, "_asdict") else hp
+
+    def _progress_bar(self) -> tqdm:
+        bar = tqdm(
+            total=round(self.budget, 1),
+            unit="s",
+            disable=not self.config.progress,
+            leave=True,
+            mininterval=0.5,
+            desc=f"{self._name()} on {self.workload.name}",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.0f}s sub. time "
+            "[{elapsed}<{remaining}{postfix}]",
+        )
+        bar.update(round(self.train_state["accumulated_submission_time"], 1))
+        return bar
 
 
 def _write_rows(out: Path, eval_rows: list[dict[str, Any]]) -> None:
@@ -120,391 +558,3 @@ def _diverged(metrics: dict[str, float]) -> str | None:
         if key.startswith(("validation/", "train/")) and not math.isfinite(value):
             return f"diverged: {key} is {value}"
     return None
-
-
-def run_trial(
-    workload: Workload,
-    submission: Submission,
-    *,
-    hyperparameters: Any = None,
-    seed: int = 0,
-    trial_dir: str | Path | None = None,
-    budget_scale: float = 1.0,
-    max_steps: int | None = None,
-    batch_size: int | None = None,
-    progress: bool = False,
-    meta: dict[str, Any] | None = None,
-    probe_speed: bool = True,
-    eval_every_steps: int | None = None,
-    checkpoint_every_sec: float | None = None,
-    resume: bool = False,
-) -> TrialResult:
-    """Run one timed trial (see the module docstring for the rules); write it to ``trial_dir``.
-
-    ``hyperparameters`` is the namedtuple of one search-space point, or None (self-tuning).
-    The submission sees the workload through :class:`optbench.integrity.WorkloadView`.
-    ``eval_every_steps`` replaces the time-based eval period by a step-based one (evals at step 1
-    and every N steps): curves then do not depend on machine speed, for reproducibility checks.
-    ``checkpoint_every_sec`` (wall seconds; 0: after every eval; None: never) saves a checkpoint
-    into ``trial_dir`` after an eval; ``resume`` continues from the checkpoint found there, if it
-    was written for this very trial (otherwise the trial starts afresh).
-    """
-    _arguments = {k: v for k, v in locals().items() if k != "resume"}  # to start afresh
-    if budget_scale <= 0:
-        raise UserError(f"--budget-scale must be positive, got {budget_scale}")
-    if max_steps is not None and max_steps <= 0:
-        raise UserError(f"max_steps must be positive, got {max_steps}")
-    if eval_every_steps is not None and eval_every_steps <= 0:
-        raise UserError(f"eval_every_steps must be positive, got {eval_every_steps}")
-    if checkpoint_every_sec is not None and checkpoint_every_sec < 0:
-        raise UserError(f"checkpoint_every_sec must be >= 0, got {checkpoint_every_sec}")
-    budget = workload.max_allowed_runtime_sec * budget_scale
-    out = Path(trial_dir) if trial_dir is not None else None
-
-    # --- untimed set-up ------------------------------------------------------------------------
-    if hasattr(workload, "load_data"):
-        workload.load_data()
-    speed_before = integrity.speed_probe() if probe_speed else None
-    view = integrity.WorkloadView(workload)
-    batch_choice = batch_rule.choose(
-        workload, submission.get_batch_size, batch_size, workload.num_train_examples
-    )
-    global_batch_size = batch_choice.used
-    torch.manual_seed(seed)
-    rng, data_rng, opt_init_rng, model_init_rng = prng.split(prng.key(seed), 4)
-    dropout = getattr(hyperparameters, "dropout_rate", None)
-    model, model_state = workload.init_model_fn(model_init_rng, dropout_rate=dropout)
-    params_types = workload.model_params_types
-    eval_rows: list[dict[str, float]] = []
-    eval_results: list[tuple[int, dict[str, float]]] = []
-    preemption_count = 0  # one higher on resume, below
-
-    point = hyperparameters._asdict() if hasattr(hyperparameters, "_asdict") else hyperparameters
-    identity = {
-        "submission": submission.name,
-        "submission_digest": submission.digest,
-        "workload": workload.name,
-        "seed": seed,
-        "hyperparameters": point,
-        "batch_size": global_batch_size,
-        "budget_sec": budget,
-        "max_steps": max_steps,
-        "eval_every_steps": eval_every_steps,
-    }
-    saved = checkpoint.load(out, identity) if out is not None and resume else None
-    if out is not None and saved is None:
-        checkpoint.remove(out)  # a stale one from another trial or an earlier attempt
-        results.write_json(out / "hparams.json", point)
-        results.write_json(
-            out / "meta_data.json",
-            {
-                "submission": submission.name,
-                "submission_source": submission.source,
-                "submission_digest": submission.digest,
-                "batch_size_choice": batch_choice.to_json(),
-                "seed": seed,
-                "batch_size": global_batch_size,
-                "budget_sec": budget,
-                "budget_scale": budget_scale,
-                "max_steps": max_steps,
-                "eval_every_steps": eval_every_steps,
-                "workload": {**getattr(workload, "properties", dict)(), "budget_sec": budget},
-                "data": getattr(workload, "data_provenance", {}),
-                "environment": results.environment(),
-                **(meta or {}),
-            },
-        )
-
-    def finish(status, stop_reason, step, submission_time, failure=None):
-        first = next((row for row in eval_rows if row.get("_reached")), None)
-        batches = first.get("_batches") if first else None
-        for row in eval_rows:
-            row.pop("_reached", None)
-            row.pop("_batches", None)
-        props = getattr(workload, "properties", dict)()
-        flags = integrity.plausibility_flags(
-            eval_rows,
-            int(first["global_step"]) if first else None,
-            workload.target_metric_name,
-            workload.metric_higher_is_better,
-            workload.validation_target_value,
-            props.get("min_steps_to_target"),
-            props.get("train_gap"),
-            batches_to_target=batches,
-        )
-        speeds = None
-        if speed_before is not None:
-            speeds = (speed_before, integrity.speed_probe())
-            flags += integrity.speed_flags(speeds, props.get("calibration_gflops"))
-        result = TrialResult(
-            status=status,
-            stop_reason=stop_reason,
-            reached_target=first is not None,
-            time_to_target=first["score"] if first else None,
-            steps_to_target=int(first["global_step"]) if first else None,
-            global_step=step,
-            submission_time=submission_time,
-            budget_sec=budget,
-            batch_size=global_batch_size,
-            failure=failure,
-            flags=flags,
-            speed_probe_gflops=speeds,
-            preemption_count=preemption_count,
-            eval_rows=eval_rows,
-            trial_dir=out,
-        )
-        if out is not None:
-            if failure:
-                (out / "error.txt").write_text(failure)
-            results.write_json(out / "result.json", result.summary())
-            checkpoint.remove(out)
-        return result
-
-    environment.ensure_process_group()  # AlgoPerf initialises torch.distributed before this call
-    try:
-        optimizer_state = _call(
-            "init_optimizer_state",
-            submission.init_optimizer_state,
-            workload=view,
-            model_params=model,
-            model_state=model_state,
-            hyperparameters=hyperparameters,
-            rng=opt_init_rng,
-        )
-    except SubmissionFailed as exc:
-        return finish("failed", "error", 0, 0.0, str(exc))
-    input_queue = checkpoint.CountingQueue(
-        workload._build_input_queue(data_rng, "train", None, global_batch_size)
-    )
-    extra = {}
-    train_state: dict[str, Any] = {
-        "accumulated_submission_time": 0.0,
-        "accumulated_eval_time": 0.0,
-        "accumulated_logging_time": 0.0,
-        "last_eval_submission_time": -math.inf,
-        "validation_goal_reached": False,
-        "test_goal_reached": False,
-        "training_complete": False,
-    }
-    if submission.update_params_takes_train_state:
-        extra["train_state"] = types.MappingProxyType(train_state)
-
-    bar = tqdm(
-        total=round(budget, 1),
-        unit="s",
-        disable=not progress,
-        leave=True,
-        mininterval=0.5,
-        desc=f"{submission.name} on {workload.name}",
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.0f}s sub. time "
-        "[{elapsed}<{remaining}{postfix}]",
-    )
-    metric_key = f"validation/{workload.target_metric_name}"
-
-    # --- the timed loop ------------------------------------------------------------------------
-    clock = Clock(getattr(workload, "device", torch.device("cpu")))
-    global_step = 0
-    duration_before = 0.0
-    if saved is not None:
-        try:
-            model.load_state_dict(saved["model"])
-            optimizer_state = checkpoint.restore_optimizer_state(
-                optimizer_state, saved["optimizer_state"]
-            )
-        except Exception:  # the submission's state no longer fits: start afresh
-            return run_trial(**_arguments, resume=False)
-        model_state = saved["model_state"]
-        train_state.update(saved["train_state"])
-        eval_rows[:] = saved["eval_rows"]
-        eval_results[:] = saved["eval_results"]
-        global_step = saved["global_step"]
-        preemption_count = saved["preemption_count"] + 1
-        speed_before = saved["speed_before"]
-        duration_before = saved["total_duration"]
-        input_queue = checkpoint.resumed_queue(input_queue, saved["batches_drawn"])
-        _write_rows(out, eval_rows)  # drops rows evaluated after the checkpoint
-        bar.update(round(train_state["accumulated_submission_time"], 1))
-        checkpoint.set_rng_states(saved["rng_states"])
-    stop_reason = "budget"
-    step_rngs = prng.split(prng.fold_in(rng, global_step), 4)
-    global_start = clock.now() - duration_before
-    last_step_end = clock.now()
-    last_checkpoint = last_step_end
-    try:
-        while True:
-            select_rng, update_rng, prep_rng, eval_rng = step_rngs
-            batch = _call(
-                "data_selection",
-                submission.data_selection,
-                workload=view,
-                input_queue=input_queue,
-                optimizer_state=optimizer_state,
-                current_param_container=model,
-                model_state=model_state,
-                hyperparameters=hyperparameters,
-                global_step=global_step,
-                rng=select_rng,
-            )
-            try:
-                optimizer_state, model, model_state = _update_return(
-                    "update_params",
-                    _call(
-                        "update_params",
-                        submission.update_params,
-                        workload=view,
-                        current_param_container=model,
-                        current_params_types=params_types,
-                        model_state=model_state,
-                        hyperparameters=hyperparameters,
-                        batch=batch,
-                        loss_type=workload.loss_type,
-                        optimizer_state=optimizer_state,
-                        eval_results=eval_results,
-                        global_step=global_step,
-                        rng=update_rng,
-                        **extra,
-                    ),
-                )
-            except Exception as exc:
-                if not _is_training_complete(exc):
-                    raise
-                train_state["training_complete"] = True
-                stop_reason = "training_complete"
-            global_step += 1
-            if max_steps is not None and global_step >= max_steps:
-                train_state["training_complete"] = True
-                stop_reason = "step_cap"
-            step_end = clock.now()
-            train_state["accumulated_submission_time"] += step_end - last_step_end
-            submission_time = train_state["accumulated_submission_time"]
-
-            if eval_every_steps is None:
-                due = (
-                    submission_time - train_state["last_eval_submission_time"]
-                    >= workload.eval_period_time_sec
-                )
-            else:
-                due = global_step == 1 or global_step % eval_every_steps == 0
-            if (due or train_state["training_complete"]) and submission_time < budget:
-                if submission.prepare_for_eval is not None:
-                    del batch
-                    prep_start = clock.now()
-                    optimizer_state, model, model_state = _update_return(
-                        "prepare_for_eval",
-                        _call(
-                            "prepare_for_eval",
-                            submission.prepare_for_eval,
-                            workload=view,
-                            current_param_container=model,
-                            current_params_types=params_types,
-                            model_state=model_state,
-                            hyperparameters=hyperparameters,
-                            loss_type=workload.loss_type,
-                            optimizer_state=optimizer_state,
-                            eval_results=eval_results,
-                            global_step=global_step,
-                            rng=prep_rng,
-                        ),
-                    )
-                    train_state["accumulated_submission_time"] += clock.now() - prep_start
-                    submission_time = train_state["accumulated_submission_time"]
-                if submission_time < budget:  # budget checked before every eval
-                    eval_start = clock.now()
-                    metrics = workload.eval_model(
-                        workload.eval_batch_size,
-                        model,
-                        model_state,
-                        eval_rng,
-                        None,
-                        None,
-                        global_step,
-                    )
-                    eval_end = clock.now()
-                    train_state["accumulated_eval_time"] += eval_end - eval_start
-                    train_state["last_eval_submission_time"] = submission_time
-                    reached = workload.has_reached_validation_target(metrics)
-                    train_state["validation_goal_reached"] |= reached
-                    train_state["test_goal_reached"] |= workload.has_reached_test_target(metrics)
-                    row = {
-                        **metrics,
-                        "accumulated_submission_time": submission_time,
-                        "accumulated_eval_time": train_state["accumulated_eval_time"],
-                        "accumulated_logging_time": train_state["accumulated_logging_time"],
-                        "global_step": global_step,
-                        "preemption_count": preemption_count,
-                        "score": submission_time,
-                        "total_duration": eval_end - global_start,
-                    }
-                    # Batches drawn, not calls, measure progress: a submission may take many
-                    # optimizer steps in one update_params call (lawa_queue does).
-                    eval_rows.append({**row, "_reached": reached, "_batches": input_queue.drawn})
-                    eval_results.append((global_step, dict(metrics)))
-                    log_start = clock.now()
-                    if out is not None:
-                        _write_rows(out, eval_rows)
-                    bar.set_postfix_str(
-                        f"step {global_step}, {metric_key} {metrics[metric_key]:.4f}",
-                        refresh=False,
-                    )
-                    train_state["accumulated_logging_time"] += clock.now() - log_start
-                    divergence = _diverged(metrics)
-                    if divergence:
-                        bar.close()
-                        return finish(
-                            "failed",
-                            "diverged",
-                            global_step,
-                            submission_time,
-                            f"{divergence} at step {global_step}",
-                        )
-                    if train_state["validation_goal_reached"] and train_state["test_goal_reached"]:
-                        stop_reason = "target"
-                        break
-            if train_state["training_complete"]:
-                break
-            if submission_time >= budget:
-                stop_reason = "budget"
-                break
-            if (
-                out is not None
-                and checkpoint_every_sec is not None
-                and eval_rows
-                and eval_rows[-1]["global_step"] == global_step
-                and clock.now() - last_checkpoint >= checkpoint_every_sec
-            ):
-                save_start = clock.now()
-                checkpoint.save(
-                    out,
-                    {
-                        "identity": identity,
-                        "model": model.state_dict(),
-                        "model_state": model_state,
-                        "optimizer_state": checkpoint.optimizer_state_to_save(optimizer_state),
-                        "train_state": dict(train_state),
-                        "eval_rows": eval_rows,
-                        "eval_results": eval_results,
-                        "global_step": global_step,
-                        "preemption_count": preemption_count,
-                        "speed_before": speed_before,
-                        "total_duration": clock.now() - global_start,
-                        "batches_drawn": input_queue.drawn,
-                        "rng_states": checkpoint.rng_states(),
-                    },
-                )
-                last_checkpoint = clock.now()
-                train_state["accumulated_logging_time"] += last_checkpoint - save_start
-            bar.update(round(submission_time, 1) - bar.n)
-            step_rngs = prng.split(prng.fold_in(rng, global_step), 4)
-            last_step_end = clock.now()
-    except SubmissionFailed as exc:
-        bar.close()
-        return finish(
-            "failed",
-            "contract" if isinstance(exc, ContractViolation) else "error",
-            global_step,
-            train_state["accumulated_submission_time"],
-            str(exc),
-        )
-    bar.update(round(train_state["accumulated_submission_time"], 1) - bar.n)
-    bar.close()
-    return finish("completed", stop_reason, global_step, train_state["accumulated_submission_time"])
