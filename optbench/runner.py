@@ -154,7 +154,7 @@ def run_trial(
 
 
 class Trial:
-    """One trial as a loop: set up, timed stretches of steps, maybe eval, maybe checkpoint, finish."""
+    """A trial as a loop: set up, timed stretches of steps, maybe eval, maybe checkpoint, finish."""
 
     def __init__(self, workload: Any, submission: Any, config: TrialConfig, supervised: bool):
         self.workload, self.submission, self.config = workload, submission, config

@@ -14,6 +14,7 @@ process. Both answer the same four requests: ``start``, ``train``, ``save`` and 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -375,7 +376,7 @@ def _serve(conn: Any, cls: type, state: dict[str, Any], setup: Setup) -> None:
             conn.send((FAILED, (type(exc).__name__, str(exc))))
         except UserError as exc:
             conn.send((FAILED, ("UserError", str(exc))))
-        except BaseException as exc:  # noqa: BLE001 - anything the submission did
+        except BaseException as exc:  # anything the submission did
             tail = "".join(traceback.format_exception(exc)[-6:])
             conn.send((FAILED, ("SubmissionFailed", f"{type(exc).__name__}: {exc}\n{tail}")))
 
@@ -437,9 +438,7 @@ class ProcessWorker:
         """End the worker and everything it started (its whole process group)."""
         if self._process.pid is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self._process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
         self._process.join(10)
         self._conn.close()
