@@ -5,47 +5,18 @@ from __future__ import annotations
 import difflib
 import importlib
 import importlib.util
-import inspect
 import sys
 import traceback
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from optbench import search_space, sources
+from optbench import algorithms, sources
 from optbench.compat import shim_path
 from optbench.errors import UserError
+from optbench.submission_api import REQUIRED, Submission
 
-REQUIRED = ("get_batch_size", "init_optimizer_state", "update_params", "data_selection")
-
-
-@dataclass
-class Submission:
-    """The functions of one training algorithm, as AlgoPerf's API defines them."""
-
-    name: str
-    get_batch_size: Callable[[str], int]
-    init_optimizer_state: Callable[..., Any]
-    update_params: Callable[..., Any]
-    data_selection: Callable[..., Any]
-    prepare_for_eval: Callable[..., Any] | None = None
-    search_space_path: Path | None = None
-    source: str = ""
-    digest: str = ""  # of the source tree; results of another digest are never reused
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def update_params_takes_train_state(self) -> bool:
-        """Whether ``update_params`` declares ``train_state`` (only then is it passed)."""
-        try:
-            return "train_state" in inspect.signature(self.update_params).parameters
-        except (TypeError, ValueError):
-            return False
-
-    def search_space(self) -> search_space.SearchSpace | None:
-        """The search space the submission ships, if any."""
-        return search_space.load(self.search_space_path) if self.search_space_path else None
+__all__ = ["Submission", "from_module", "load_submission", "worker_source"]
 
 
 def from_module(module: Any, name: str, search_space_path: Path | None = None) -> Submission:
@@ -163,14 +134,13 @@ def load_submission(name_or_path: str, import_root: str | Path | None = None) ->
     is its folder's (for ``submission.py`` or a folder) or its file's stem; its ``digest`` hashes
     its source tree (:mod:`optbench.sources`), so two sources never share results.
     """
-    from optbench.algorithms import BASELINES
-
+    baselines = algorithms.baselines()
     if import_root is not None:
         root = Path(import_root)
         if not root.is_dir():
             raise UserError(f"--import-root {root} is not a folder")
         _add_import_paths(root.resolve())
-    if name_or_path in BASELINES:
+    if name_or_path in baselines:
         module = importlib.import_module(f"optbench.algorithms.{name_or_path}")
         built = from_module(module, name_or_path)
         return replace(built, digest=sources.digest(Path(module.__file__)))
@@ -179,7 +149,7 @@ def load_submission(name_or_path: str, import_root: str | Path | None = None) ->
         if not path.exists() and (path.suffix == ".py" or len(path.parts) > 1):
             raise UserError(f"submission file or folder not found: {path}")
         if not path.exists():
-            close = difflib.get_close_matches(name_or_path, BASELINES, n=1)
+            close = difflib.get_close_matches(name_or_path, baselines, n=1)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise UserError(
                 f"unknown submission {name_or_path!r}{hint} (a baseline name, a .py file, a "
@@ -203,7 +173,6 @@ def load_submission(name_or_path: str, import_root: str | Path | None = None) ->
 def worker_source(name_or_path: str) -> str:
     """What a worker process (possibly on another machine) loads: a baseline name or a dotted
     module as given, a file or folder as an absolute path."""
-    from optbench.algorithms import BASELINES
-
     path = Path(name_or_path)
-    return str(path.resolve()) if name_or_path not in BASELINES and path.exists() else name_or_path
+    baseline = name_or_path in algorithms.baselines()
+    return str(path.resolve()) if not baseline and path.exists() else name_or_path

@@ -98,14 +98,16 @@ def hvp_at(params, batch, vectors) -> dict[str, torch.Tensor]:
 
 
 def multiplier(kind: str, step: int, step_hint: int, hp: dict) -> float:
-    """AlgoPerf's schedules: linear warmup to 1 at the last warmup step, then cosine to 0 or a
-    linear decay to ``end_factor`` at ``step_hint``."""
+    """Linear warmup to 1 at the last warmup step, then AlgoPerf's cosine to 0 or linear decay to
+    ``end_factor``, or REX (Chen et al.: (1 - z) / (1/2 + (1 - z)/2)), at ``step_hint``."""
     warm = int(hp["warmup_factor"] * step_hint)
     if step < warm:
         return (step + 1) / warm
     progress = min((step - warm) / max(step_hint - warm, 1), 1.0)
     if kind == "cosine":
         return 0.5 * (1 + math.cos(math.pi * progress))
+    if kind == "rex":
+        return (1 - progress) / (0.5 + 0.5 * (1 - progress))
     return 1 - (1 - hp["end_factor"]) * progress
 
 
@@ -149,7 +151,7 @@ class AdamWRef:
 
 
 class NAdamWRef(AdamWRef):
-    """ALGOPERF.md §8: the step uses b1 m_t + (1 - b1) g, bias-corrected by 1 - b1^t."""
+    """AlgoPerf's NadamW: the step uses b1 m_t + (1 - b1) g, bias-corrected by 1 - b1^t."""
 
     def __init__(self, hp, params):
         super().__init__(hp, params, nesterov=True)
@@ -480,6 +482,7 @@ class MuonRef:
 
 REFERENCES = {
     "nadamw": (NAdamWRef, "cosine"),
+    "nadamw_rex": (NAdamWRef, "rex"),
     "adamw": (AdamWRef, "cosine"),
     "momentum": (MomentumRef, "linear"),
     "nesterov": (lambda hp, p: MomentumRef(hp, p, nesterov=True), "linear"),

@@ -1,22 +1,20 @@
-"""Baseline training algorithms, each a short recipe built with :func:`make_submission`."""
+"""Baseline training algorithms, each a short recipe built with :func:`make_submission`.
 
-from optbench.algorithms.recipe import make_submission, resolve_hyperparameters
+Every module of this package is a baseline, named ``--submission MODULE``, except the library
+the baselines share (:data:`optbench.algorithms.discovery.LIBRARY`).
+"""
 
-# Names usable as ``--submission NAME``; each is a module of this package.
-BASELINES: tuple[str, ...] = (
-    "nadamw",
-    "adamw",
-    "momentum",
-    "nesterov",
-    "lamb",
-    "adafactor",
-    "sam",
-    "shampoo",
-    "lion",
-    "adan",
-    "sophia",
-    "schedule_free_adamw",
-    "muon",
-)
+from optbench.algorithms.discovery import baseline_names
+from optbench.algorithms.hyperparameters import resolve_hyperparameters
+from optbench.algorithms.recipe import make_submission
 
-__all__ = ["BASELINES", "make_submission", "resolve_hyperparameters"]
+
+def baselines() -> tuple[str, ...]:
+    """The baselines' names, alphabetical, found afresh on this package's path."""
+    return baseline_names(__path__)
+
+
+# The baselines found at import, alphabetical.
+BASELINES: tuple[str, ...] = baselines()
+
+__all__ = ["BASELINES", "baselines", "make_submission", "resolve_hyperparameters"]

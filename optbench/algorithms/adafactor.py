@@ -7,8 +7,8 @@ decoupled weight decay ``p <- p (1 - lr wd)``. (``torch.optim.Adafactor`` has no
 AlgoPerf tunes.) Differences: the second-moment decay is the paper's ``1 - t^-0.8``, capped at
 ``beta2`` = 0.99, where AlgoPerf uses a bias-corrected EMA with decay 0.99; momentum is kept in the
 parameters' dtype (the library defaults to bfloat16). Schedule: linear warmup, cosine decay to 0.
-Search space: ALGOPERF.md §8 (Adafactor row). Self-tuning point: the NadamW point's learning rate,
-weight decay and warmup (§8), beta1 0.9.
+Search space: that of AlgoPerf's Adafactor baseline. Self-tuning point: the NadamW point with
+beta1 0.9 and the second-moment cap beta2 0.99.
 """
 
 from typing import Any
@@ -18,28 +18,20 @@ import torch
 from torch import nn
 
 from optbench import spec
+from optbench.algorithms import self_tuning
+from optbench.algorithms.hyperparameters import adam_arguments
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_cosine
 
-SELF_TUNING = {
-    "learning_rate": 1.7486387539278373e-3,
-    "one_minus_beta1": 0.1,
-    "beta2": 0.99,
-    "weight_decay": 0.08121616522670176,
-    "warmup_factor": 0.02,
-    "dropout_rate": 0.1,
-    "label_smoothing": 0.0,
-}
+SELF_TUNING = self_tuning.nadamw(one_minus_beta1=0.1, beta2=0.99)
 
 
 def build(model: nn.Module, hp: Any, workload: spec.Workload) -> torch.optim.Optimizer:
     """Adafactor with momentum, explicit learning rate and update clipping at 1."""
     return pytorch_optimizer.AdaFactor(
         model.parameters(),
-        lr=hp.learning_rate,
-        betas=(hp.beta1, hp.beta2),
+        **adam_arguments(hp),
         decay_rate=-0.8,
-        weight_decay=hp.weight_decay,
         weight_decouple=True,
         clip_threshold=1.0,
         scale_parameter=False,

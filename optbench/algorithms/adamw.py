@@ -3,8 +3,8 @@
 Library: ``torch.optim.AdamW``. Its weight decay is scaled by the learning rate
 (``p <- p (1 - lr wd)``), as in AlgoPerf, whereas the paper decays by ``eta_t * lambda`` with the
 schedule multiplier ``eta_t`` alone (independent of the base rate alpha). Schedule: linear warmup,
-cosine decay to 0 at ``step_hint`` (AlgoPerf's). Search space: ALGOPERF.md §8 (AdamW row).
-Self-tuning point: AlgoPerf's NadamW self-tuning point (§8); AdamW differs from NadamW only by the
+cosine decay to 0 at ``step_hint`` (AlgoPerf's). Search space: that of AlgoPerf's AdamW baseline.
+Self-tuning point: AlgoPerf's NadamW self-tuning point; AdamW differs from NadamW only by the
 Nesterov look-ahead of the first moment.
 """
 
@@ -14,29 +14,17 @@ import torch
 from torch import nn
 
 from optbench import spec
+from optbench.algorithms import self_tuning
+from optbench.algorithms.hyperparameters import adam_arguments
 from optbench.algorithms.recipe import make_submission
 from optbench.algorithms.schedules import warmup_cosine
 
-SELF_TUNING = {
-    "learning_rate": 1.7486387539278373e-3,
-    "one_minus_beta1": 0.06733926164,
-    "beta2": 0.9955159689799007,
-    "weight_decay": 0.08121616522670176,
-    "warmup_factor": 0.02,
-    "dropout_rate": 0.1,
-    "label_smoothing": 0.0,
-}
+SELF_TUNING = self_tuning.nadamw()
 
 
 def build(model: nn.Module, hp: Any, workload: spec.Workload) -> torch.optim.Optimizer:
     """AdamW with the trial's hyperparameters."""
-    return torch.optim.AdamW(
-        model.parameters(),
-        lr=hp.learning_rate,
-        betas=(hp.beta1, hp.beta2),
-        eps=1e-8,
-        weight_decay=hp.weight_decay,
-    )
+    return torch.optim.AdamW(model.parameters(), **adam_arguments(hp), eps=1e-8)
 
 
 SUBMISSION = make_submission("adamw", build, defaults=SELF_TUNING, schedule=warmup_cosine)

@@ -4,7 +4,7 @@ Library: ``torch.optim.SGD(momentum=beta1, nesterov=True)``: ``b <- beta1 b + (g
 ``p <- p - lr (g + wd p + beta1 b)``, the look-ahead step of Sutskever et al. rewritten at the
 current iterate; weight decay is the coupled L2 penalty, as in AlgoPerf. Schedule: linear warmup,
 then linear decay to ``end_factor`` at ``step_hint`` (AlgoPerf's decay spans 0.9 of the steps and
-then holds). Search space: ALGOPERF.md §8 (Nesterov row, shared with heavy ball). Self-tuning
+then holds). Search space: that of AlgoPerf's Nesterov baseline (heavy ball's). Self-tuning
 point: heavy ball's.
 """
 

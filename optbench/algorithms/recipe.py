@@ -8,8 +8,8 @@ gradient clipping), then one optimizer and one scheduler step.
 
 from __future__ import annotations
 
-import types
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,32 +17,13 @@ import torch
 from torch import nn
 
 from optbench import spec
+from optbench.algorithms import schedules
 from optbench.algorithms.batch_sizes import batch_size_for
-from optbench.algorithms.schedules import Multiplier, warmup_cosine
-from optbench.submission import Submission
+from optbench.algorithms.hyperparameters import resolve_hyperparameters
+from optbench.submission_api import Submission
 
 SEARCH_SPACES = Path(__file__).resolve().parent / "search_spaces"
 OptimizerFactory = Callable[[nn.Module, Any, spec.Workload], torch.optim.Optimizer]
-ScheduleFactory = Callable[[Any, int], Multiplier]
-
-
-def resolve_hyperparameters(hyperparameters: Any, defaults: Mapping[str, Any]) -> Any:
-    """The defaults overlaid with the trial's hyperparameters (None under self-tuning).
-
-    Keys the search space does not tune keep their default; ``beta1 = 1 - one_minus_beta1``
-    is derived when the point gives ``one_minus_beta1``.
-    """
-    values = dict(defaults)
-    if hyperparameters is not None:
-        given = (
-            hyperparameters._asdict()
-            if hasattr(hyperparameters, "_asdict")
-            else vars(hyperparameters)
-        )
-        values.update(given)
-    if "one_minus_beta1" in values:
-        values["beta1"] = 1.0 - values["one_minus_beta1"]
-    return types.SimpleNamespace(**values)
 
 
 def search_space_file(name: str) -> Path:
@@ -50,49 +31,110 @@ def search_space_file(name: str) -> Path:
     return SEARCH_SPACES / f"{name}.json"
 
 
-def make_submission(
-    name: str,
-    optimizer: OptimizerFactory,
-    *,
-    defaults: Mapping[str, Any],
-    schedule: ScheduleFactory | None = warmup_cosine,
-    batch_sizes: Mapping[str, int] | None = None,
-    grad_clip_norm: float | None = None,
-    closure: bool = False,
-    create_graph: bool = False,
-    switch_modes: bool = False,
-) -> Submission:
-    """Build a Submission from an optimizer factory ``optimizer(model, hp, workload)``.
+@dataclass(frozen=True)
+class Recipe:
+    """AlgoPerf's submission functions for one optimizer and schedule (the arguments of
+    :func:`make_submission`); its methods keep AlgoPerf's signatures."""
 
-    Args:
-      name: the baseline's name (also the stem of its search-space file, if shipped).
-      defaults: self-tuning hyperparameters; also fill keys a search-space point leaves out.
-      schedule: ``schedule(hp, step_hint) -> multiplier(step)``; None for no LR schedule.
-      batch_sizes: per-workload batch sizes overriding :data:`DEFAULT_BATCH_SIZES`.
-      grad_clip_norm: clip the global gradient norm (``hp.grad_clip`` overrides it).
-      closure: pass a closure that re-evaluates loss and gradients to ``optimizer.step``
-        (SAM-style methods).
-      create_graph: keep the graph of the gradients (``p.grad`` gets a ``grad_fn``) so that the
-        optimizer can take Hessian-vector products (Sophia-H's Hutchinson estimates).
-      switch_modes: call ``optimizer.train()`` before updates and ``optimizer.eval()`` in
-        ``prepare_for_eval`` (Schedule-Free-style methods that evaluate at another point).
-    """
-    overrides = dict(batch_sizes or {})
+    optimizer: OptimizerFactory
+    defaults: Mapping[str, Any]
+    schedule: schedules.ScheduleFactory | None
+    batch_sizes: Mapping[str, int]
+    grad_clip_norm: float | None
+    closure: bool
+    create_graph: bool
+    switch_modes: bool
 
-    def get_batch_size(workload_name: str) -> int:
-        return batch_size_for(workload_name, overrides)
+    def get_batch_size(self, workload_name: str) -> int:
+        return batch_size_for(workload_name, dict(self.batch_sizes))
 
-    def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
+    def init_optimizer_state(self, workload, model_params, model_state, hyperparameters, rng):
         del model_state, rng
-        hp = resolve_hyperparameters(hyperparameters, defaults)
-        opt = optimizer(model_params, hp, workload)
-        state = {"optimizer": opt, "hp": hp, "scheduler": None}
-        if schedule is not None:
-            state["scheduler"] = torch.optim.lr_scheduler.LambdaLR(
-                opt, schedule(hp, workload.step_hint)
-            )
-        return state
+        hp = resolve_hyperparameters(hyperparameters, self.defaults)
+        opt = self.optimizer(model_params, hp, workload)
+        scheduler = None
+        if self.schedule is not None:
+            multiplier = self.schedule(hp, workload.step_hint)
+            scheduler = torch.optim.lr_scheduler.LambdaLR(opt, multiplier)
+        return {"optimizer": opt, "hp": hp, "scheduler": scheduler}
 
+    def update_params(
+        self,
+        workload,
+        current_param_container,
+        current_params_types,
+        model_state,
+        hyperparameters,
+        batch,
+        loss_type,
+        optimizer_state,
+        eval_results,
+        global_step,
+        rng,
+        train_state=None,
+    ):
+        del current_params_types, hyperparameters, loss_type, eval_results, global_step
+        model, hp, opt = (
+            current_param_container,
+            optimizer_state["hp"],
+            optimizer_state["optimizer"],
+        )
+        if self.switch_modes:
+            opt.train()
+
+        def gradients():
+            return self._gradients(opt, workload, model, model_state, batch, rng, hp)
+
+        _, new_model_state = gradients()
+        clip = getattr(hp, "grad_clip", self.grad_clip_norm)
+        if clip is not None:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)
+        if self.closure:  # the optimizer re-evaluates loss and gradients where it needs them
+            opt.step(lambda: gradients()[0])
+        else:
+            opt.step()
+        if optimizer_state["scheduler"] is not None:
+            optimizer_state["scheduler"].step()
+        return optimizer_state, model, new_model_state
+
+    def data_selection(
+        self,
+        workload,
+        input_queue,
+        optimizer_state,
+        current_param_container,
+        model_state,
+        hyperparameters,
+        global_step,
+        rng,
+    ):
+        return next(input_queue)
+
+    def prepare_for_eval(
+        self,
+        workload,
+        current_param_container,
+        current_params_types,
+        model_state,
+        hyperparameters,
+        loss_type,
+        optimizer_state,
+        eval_results,
+        global_step,
+        rng,
+    ):
+        if self.switch_modes:
+            optimizer_state["optimizer"].eval()
+        return optimizer_state, current_param_container, model_state
+
+    def _gradients(self, opt, workload, model, model_state, batch, rng, hp):
+        """Zero the gradients, then the mean training loss on ``batch`` and its gradients."""
+        opt.zero_grad(set_to_none=True)
+        loss, new_model_state = self._loss(workload, model, model_state, batch, rng, hp)
+        self._backward(model, loss)
+        return loss, new_model_state
+
+    @staticmethod
     def _loss(workload, model, model_state, batch, rng, hp):
         logits, new_state = workload.model_fn(
             params=model,
@@ -111,8 +153,8 @@ def make_submission(
         )
         return losses["summed"] / losses["n_valid_examples"], new_state
 
-    def _backward(model, loss):
-        if not create_graph:
+    def _backward(self, model, loss):
+        if not self.create_graph:
             loss.backward()
             return
         # autograd.grad, as torch advises over backward(create_graph=True); the graph the
@@ -122,85 +164,53 @@ def make_submission(
         for p, g in zip(params, grads, strict=True):
             p.grad = g
 
-    def update_params(
-        workload,
-        current_param_container,
-        current_params_types,
-        model_state,
-        hyperparameters,
-        batch,
-        loss_type,
-        optimizer_state,
-        eval_results,
-        global_step,
-        rng,
-        train_state=None,
-    ):
-        del current_params_types, loss_type, eval_results, global_step, train_state
-        model, hp, opt = (
-            current_param_container,
-            optimizer_state["hp"],
-            optimizer_state["optimizer"],
-        )
-        if switch_modes:
-            opt.train()
-        opt.zero_grad(set_to_none=True)
-        loss, new_model_state = _loss(workload, model, model_state, batch, rng, hp)
-        _backward(model, loss)
-        clip = getattr(hp, "grad_clip", grad_clip_norm)
-        if clip is not None:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=clip)
-        if closure:
 
-            def reevaluate():
-                opt.zero_grad(set_to_none=True)
-                again, _ = _loss(workload, model, model_state, batch, rng, hp)
-                _backward(model, again)
-                return again
+def make_submission(
+    name: str,
+    optimizer: OptimizerFactory,
+    *,
+    defaults: Mapping[str, Any],
+    schedule: schedules.ScheduleFactory | str | None = schedules.warmup_cosine,
+    batch_sizes: Mapping[str, int] | None = None,
+    grad_clip_norm: float | None = None,
+    closure: bool = False,
+    create_graph: bool = False,
+    switch_modes: bool = False,
+) -> Submission:
+    """Build a Submission from an optimizer factory ``optimizer(model, hp, workload)``.
 
-            opt.step(reevaluate)
-        else:
-            opt.step()
-        if optimizer_state["scheduler"] is not None:
-            optimizer_state["scheduler"].step()
-        return optimizer_state, model, new_model_state
-
-    def data_selection(
-        workload,
-        input_queue,
-        optimizer_state,
-        current_param_container,
-        model_state,
-        hyperparameters,
-        global_step,
-        rng,
-    ):
-        return next(input_queue)
-
-    def prepare_for_eval(
-        workload,
-        current_param_container,
-        current_params_types,
-        model_state,
-        hyperparameters,
-        loss_type,
-        optimizer_state,
-        eval_results,
-        global_step,
-        rng,
-    ):
-        if switch_modes:
-            optimizer_state["optimizer"].eval()
-        return optimizer_state, current_param_container, model_state
-
+    Args:
+      name: the baseline's name (also the stem of its search-space file, if shipped).
+      defaults: self-tuning hyperparameters; also fill keys a search-space point leaves out.
+      schedule: ``schedule(hp, step_hint) -> multiplier(step)``, or the name of one in
+        :data:`optbench.algorithms.schedules.SCHEDULES`; None for no LR schedule.
+      batch_sizes: per-workload batch sizes overriding :data:`DEFAULT_BATCH_SIZES`.
+      grad_clip_norm: clip the global gradient norm (``hp.grad_clip`` overrides it).
+      closure: pass a closure that re-evaluates loss and gradients to ``optimizer.step``
+        (SAM-style methods).
+      create_graph: keep the graph of the gradients (``p.grad`` gets a ``grad_fn``) so that the
+        optimizer can take Hessian-vector products (Sophia-H's Hutchinson estimates).
+      switch_modes: call ``optimizer.train()`` before updates and ``optimizer.eval()`` in
+        ``prepare_for_eval`` (Schedule-Free-style methods that evaluate at another point).
+    """
+    recipe = Recipe(
+        optimizer=optimizer,
+        defaults=dict(defaults),
+        schedule=schedules.named(schedule) if isinstance(schedule, str) else schedule,
+        batch_sizes=dict(batch_sizes or {}),
+        grad_clip_norm=grad_clip_norm,
+        closure=closure,
+        create_graph=create_graph,
+        switch_modes=switch_modes,
+    )
     space = search_space_file(name)
     return Submission(
         name=name,
-        get_batch_size=get_batch_size,
-        init_optimizer_state=init_optimizer_state,
-        update_params=update_params,
-        data_selection=data_selection,
-        prepare_for_eval=prepare_for_eval if switch_modes else None,
+        get_batch_size=recipe.get_batch_size,
+        init_optimizer_state=recipe.init_optimizer_state,
+        update_params=recipe.update_params,
+        data_selection=recipe.data_selection,
+        prepare_for_eval=recipe.prepare_for_eval if switch_modes else None,
         search_space_path=space if space.exists() else None,
         source=f"optbench.algorithms.{name}",
         extras={"defaults": dict(defaults)},
