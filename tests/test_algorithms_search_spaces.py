@@ -1,6 +1,6 @@
-"""The baselines' search spaces: they parse, match ALGOPERF.md §8 (or the papers' advice relative
-to AdamW's row), draw reproducible in-range points, and every drawn point builds an optimizer
-that takes a finite first step on the smoke workload."""
+"""The baselines' search spaces: they parse, match those of AlgoPerf's baselines (or the papers'
+advice relative to AlgoPerf's AdamW space), draw reproducible in-range points, and every drawn
+point builds an optimizer that takes a finite first step on the smoke workload."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from optbench.search_space import Choice, Range
 from optbench.submission import load_submission
 from optbench.workloads import get_workload
 
-# ALGOPERF.md §8: learning rate, 1 - beta1, beta2 (None: not tuned), weight decay.
+# AlgoPerf's baselines: learning rate, 1 - beta1, beta2 (None: not tuned), weight decay.
 ALGOPERF_ROWS = {
     "adamw": ((1e-4, 1e-2), (2e-2, 0.5), 0.999, (5e-3, 1.0)),
     "nadamw": ((1e-4, 1e-2), (4e-3, 0.1), 0.999, (5e-3, 1.0)),
@@ -57,7 +57,7 @@ def test_one_search_space_per_baseline():
 
 
 @pytest.mark.parametrize("name", sorted(ALGOPERF_ROWS))
-def test_algoperf_baselines_use_the_spaces_of_section_8(name):
+def test_algoperf_baselines_use_algoperfs_spaces(name):
     space = space_of(name)
     lr, one_minus_beta1, beta2, wd = ALGOPERF_ROWS[name]
     assert log_range(space, "learning_rate") == pytest.approx(lr)

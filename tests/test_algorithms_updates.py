@@ -616,6 +616,16 @@ def test_shampoo_inverse_root_is_exact():
     assert torch.linalg.eigvalsh(root).min() > 0
 
 
+@pytest.mark.parametrize(
+    "bad",
+    [{"lr": -1.0}, {"eps": -1e-8}, {"betas": (1.0, 0.999)}, {"betas": (0.9, 0.0)},
+     {"matrix_eps": 0.0}, {"weight_decay": -0.1}],
+)  # fmt: skip
+def test_shampoo_rejects_invalid_settings(bad):
+    with pytest.raises(ValueError):
+        Shampoo([torch.zeros(2, 2, requires_grad=True)], **bad)
+
+
 def test_shampoo_blocks_and_higher_order_tensors():
     """A 5x7 matrix in blocks of at most 3x3 (a group option), and a 4-D tensor viewed as the
     matrix (2, 12), follow the reference's equations block by block."""

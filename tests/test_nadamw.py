@@ -1,4 +1,4 @@
-"""NAdamW pinned to AlgoPerf's update (ALGOPERF.md §8), recomputed in numpy float64:
+"""NAdamW pinned to the update of AlgoPerf's NadamW baseline, recomputed in numpy float64:
 
     m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;  m_bar = b1 m + (1 - b1) g
     theta <- theta (1 - lr wd) - lr / (1 - b1^t) * m_bar / (sqrt(v / (1 - b2^t)) + 1e-8)
@@ -144,3 +144,18 @@ def test_torch_nadam_is_a_different_update():
 def test_invalid_settings_are_rejected(bad):
     with pytest.raises(ValueError):
         NAdamW([torch.zeros(2, requires_grad=True)], **bad)
+
+
+def test_step_returns_the_loss_of_its_closure_computed_with_gradients():
+    w = torch.ones(2, requires_grad=True)
+    opt = NAdamW([w], lr=0.1)
+
+    def closure():
+        opt.zero_grad()
+        loss = (w**2).sum()
+        loss.backward()
+        return loss
+
+    assert opt.step(closure).item() == 2.0
+    assert w.grad.tolist() == [2.0, 2.0]  # the closure ran with gradients enabled
+    assert opt.step() is None

@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from optbench.optim.base import loss_of
+
 
 class MuonWithAdamW(torch.optim.Optimizer):
     """``torch.optim.Muon`` for ``muon_params``, ``torch.optim.AdamW`` for ``adamw_params``.
@@ -56,10 +58,7 @@ class MuonWithAdamW(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = loss_of(closure)
         for opt in self.parts:
             opt.step()
         return loss

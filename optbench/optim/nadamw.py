@@ -1,4 +1,4 @@
-"""NAdamW exactly as AlgoPerf's baseline defines it (ALGOPERF.md §8).
+"""NAdamW exactly as AlgoPerf's NadamW baseline defines it.
 
     m_t = b1 m + (1 - b1) g
     v_t = b2 v + (1 - b2) g^2
@@ -18,6 +18,8 @@ from typing import Any
 
 import torch
 
+from optbench.optim.base import check_adam_arguments, loss_of
+
 
 class NAdamW(torch.optim.Optimizer):
     """NAdam with decoupled weight decay, AlgoPerf's form (see the module docstring)."""
@@ -30,20 +32,14 @@ class NAdamW(torch.optim.Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
     ) -> None:
-        if lr < 0 or eps < 0 or weight_decay < 0:
-            raise ValueError("lr, eps and weight_decay must be non-negative")
-        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
-            raise ValueError(f"betas must lie in [0, 1), got {betas}")
+        check_adam_arguments(lr, betas, eps, weight_decay)
         super().__init__(
             params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
         )
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = loss_of(closure)
         for group in self.param_groups:
             params = [p for p in group["params"] if p.grad is not None]
             if not params:

@@ -26,6 +26,8 @@ from typing import Any
 
 import torch
 
+from optbench.optim.base import check_adam_arguments, loss_of
+
 
 def inverse_root(matrix: torch.Tensor, root: int, eps: float) -> torch.Tensor:
     """``(matrix + eps I)^(-1/root)`` of a symmetric PSD matrix by eigendecomposition in float64.
@@ -54,6 +56,7 @@ class Shampoo(torch.optim.Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
+        *,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
@@ -63,10 +66,9 @@ class Shampoo(torch.optim.Optimizer):
         start_preconditioning_step: int = 10,
         max_preconditioner_dim: int = 1024,
     ) -> None:
-        if lr < 0 or eps < 0 or weight_decay < 0 or matrix_eps <= 0:
-            raise ValueError("lr, eps, weight_decay must be >= 0 and matrix_eps > 0")
-        if not (0.0 <= betas[0] < 1.0 and 0.0 < betas[1] < 1.0):
-            raise ValueError(f"betas must lie in [0, 1) x (0, 1), got {betas}")
+        check_adam_arguments(lr, betas, eps, weight_decay)
+        if matrix_eps <= 0 or betas[1] == 0:
+            raise ValueError("matrix_eps and beta2 must be positive")
         if precondition_frequency < 1 or start_preconditioning_step < 1:
             raise ValueError("precondition_frequency and start_preconditioning_step must be >= 1")
         defaults = {
@@ -102,10 +104,7 @@ class Shampoo(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
+        loss = loss_of(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
             lr, wd = group["lr"], group["weight_decay"]
