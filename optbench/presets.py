@@ -30,6 +30,10 @@ RULESETS = ("external", "self")
 RULESET_FOLDERS: Mapping[str, str] = MappingProxyType(
     {"external": "external_tuning", "self": "self_tuning"}
 )
+# How output names each ruleset.
+RULESET_TITLES: Mapping[str, str] = MappingProxyType(
+    {"external": "external tuning", "self": "self-tuning"}
+)
 
 
 @dataclass(frozen=True)

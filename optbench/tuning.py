@@ -12,16 +12,21 @@ AlgoPerf). Each trial's seed is a hash of (base seed, workload, study, trial), r
 
 from __future__ import annotations
 
+import difflib
 import hashlib
-from collections.abc import Callable, Mapping
+import json
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optbench import presets, results
 from optbench.errors import UserError
-from optbench.search_space import SearchSpace
+
+if TYPE_CHECKING:  # search_space imports scipy, which ``optbench --help`` does not need
+    from optbench.search_space import SearchSpace
+    from optbench.submission import Submission
 
 
 @dataclass(frozen=True)
@@ -147,9 +152,7 @@ def plan(
                         hyperparameters=point,
                         budget_scale=rules.budget_scale,
                         trial_dir=str(
-                            results.trial_dir(
-                                experiment_dir, submission_name, study, workload, trial
-                            )
+                            trial_directory(experiment_dir, submission_name, study, workload, trial)
                         ),
                         ruleset=rules.name,
                         workload_options=dict(workload_options or {}),
@@ -162,6 +165,89 @@ def plan(
                     )
                 )
     return specs
+
+
+def trial_directory(
+    experiment_dir: str | Path, submission: str, study: int, workload: str, trial: int
+) -> Path:
+    """The folder of one trial (:func:`optbench.results.trial_dir`), refused unless it lies
+    inside ``experiment_dir``: a submission's name becomes a folder name, and one such as
+    ``../../x`` would file its trials elsewhere."""
+    if submission in ("", ".", "..") or any(c in submission for c in "/\\\0"):
+        raise UserError(
+            f"submission name {submission!r} cannot be a folder name (its trials are filed "
+            "under it): name the submission without '/', '\\' or '..'"
+        )
+    if study < 1 or trial < 1:
+        raise UserError(f"study and trial numbers start at 1, got study {study}, trial {trial}")
+    path = results.trial_dir(experiment_dir, submission, study, workload, trial)
+    if not path.resolve().is_relative_to(Path(experiment_dir).resolve()):
+        raise UserError(f"trial folder {path} would lie outside {experiment_dir}")
+    return path
+
+
+def check_known_names(names: Iterable[str], known: Iterable[str], what: str, where: str) -> None:
+    """A one-line error for the first of ``names`` not in ``known``, suggesting the closest
+    known name (a misspelt key would otherwise be ignored silently)."""
+    known = sorted(set(known))
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+            raise UserError(f"{where}: unknown {what} {name!r}; {hint}")
+
+
+# The keys of one dimension of a search space (AlgoPerf's tuning_search_space.json format).
+DIMENSION_KEYS = ("min", "max", "scaling", "feasible_points")
+# Hyperparameters that make_submission's recipe reads when present, besides a baseline's
+# defaults (model dropout, label smoothing, gradient clipping, the warm-up/cosine schedule).
+RECIPE_OPTIONAL_HYPERPARAMETERS = (
+    "dropout_rate",
+    "label_smoothing",
+    "grad_clip",
+    "warmup_factor",
+    "end_factor",
+)
+
+
+def load_search_space(path: str | Path) -> SearchSpace:
+    """Read a ``tuning_search_space.json``; a one-line error for a malformed file or a key a
+    dimension does not have (``scalling``: the range would silently be linear)."""
+    from optbench import search_space
+
+    space = search_space.load(path)
+    raw = json.loads(Path(path).read_text())
+    if isinstance(raw, Mapping):
+        for name, spec in raw.items():
+            check_known_names(spec, DIMENSION_KEYS, "key", f"{path}: {name!r}")
+    return space
+
+
+def search_space_of(submission: Submission, path: str | Path | None) -> SearchSpace | None:
+    """The search space at ``path`` (``--tuning-search-space``), else the one the submission
+    ships, else None; its hyperparameter names checked by :func:`check_hyperparameter_names`."""
+    path = path if path is not None else submission.search_space_path
+    if path is None:
+        return None
+    space = load_search_space(path)
+    check_hyperparameter_names(space, submission, str(path))
+    return space
+
+
+def check_hyperparameter_names(space: SearchSpace, submission: Submission, where: str) -> None:
+    """Refuse a hyperparameter the submission never reads (``learnin_rate``).
+
+    Only a submission built by :func:`optbench.algorithms.make_submission` declares what it
+    reads (its defaults and the recipe's optional keys); an AlgoPerf submission reads
+    ``hyperparameters.<name>`` itself, so its names cannot be checked before it runs.
+    """
+    defaults = submission.extras.get("defaults")
+    if not defaults:
+        return
+    known = [*defaults, *RECIPE_OPTIONAL_HYPERPARAMETERS]
+    points = space.fixed_points if space.fixed_points is not None else [space.dims or {}]
+    for point in points:
+        check_known_names(point, known, f"hyperparameter of {submission.name!r}", where)
 
 
 def check_same_source(trial_dir: str | Path, name: str, digest: str) -> None:
@@ -184,6 +270,38 @@ def is_finished(spec: TrialSpec) -> bool:
     return (Path(spec.trial_dir) / "result.json").exists()
 
 
+def was_interrupted(summary: Mapping[str, Any] | None) -> bool:
+    """Whether a failed trial's record says only that the user interrupted it (Ctrl-C): a
+    worker process that catches KeyboardInterrupt records it as a crash."""
+    failure = (summary or {}).get("failure") or ""
+    return (summary or {}).get("status") == "failed" and "KeyboardInterrupt" in failure.split(
+        "\n", 1
+    )[0]
+
+
+def forget_interrupted(spec: TrialSpec) -> None:
+    """Remove the record of a trial the user interrupted, so that resuming runs it again (from
+    its checkpoint, which is kept) instead of skipping it as failed."""
+    out = Path(spec.trial_dir)
+    if was_interrupted(results.read_json(out / "result.json")):
+        (out / "result.json").unlink(missing_ok=True)
+        (out / "error.txt").unlink(missing_ok=True)
+
+
+def _run_one(spec: TrialSpec, executor: Any) -> dict[str, Any]:
+    """``executor.run(spec)``; Ctrl-C (in this process or the trial's worker) is re-raised as
+    KeyboardInterrupt and leaves no result behind."""
+    try:
+        summary = executor.run(spec)
+    except KeyboardInterrupt:
+        forget_interrupted(spec)
+        raise
+    if was_interrupted(summary):
+        forget_interrupted(spec)
+        raise KeyboardInterrupt
+    return summary
+
+
 def run_plan(
     specs: list[TrialSpec],
     executor: Any,
@@ -193,21 +311,31 @@ def run_plan(
     """Run every unfinished trial of ``specs`` with ``executor``; return all trials' results.
 
     Finished trials (a ``result.json`` exists) are skipped, so re-running after an interruption
-    completes the plan without duplicating anything.
+    completes the plan without duplicating anything. The unfinished trials' locks
+    (:mod:`optbench.trial_lock`) are held throughout: a second process running the same plan
+    stops at once with a one-line error. An interrupted trial (Ctrl-C) is not recorded.
     """
     from tqdm.auto import tqdm
 
+    from optbench import trial_lock
+
     todo = [s for s in specs if not is_finished(s)]
-    with tqdm(
-        total=len(specs),
-        initial=len(specs) - len(todo),
-        unit="trial",
-        desc="trials",
-        disable=not progress,
-    ) as bar:
+    with (
+        trial_lock.holding(s.trial_dir for s in todo),
+        tqdm(
+            total=len(specs),
+            initial=len(specs) - len(todo),
+            unit="trial",
+            desc="trials",
+            disable=not progress,
+        ) as bar,
+    ):
         for spec in todo:
+            if is_finished(spec):  # by another process, before this one took the locks
+                bar.update(1)
+                continue
             bar.set_postfix_str(f"study {spec.study}, {spec.workload}, trial {spec.trial}")
-            summary = executor.run(spec)
+            summary = _run_one(spec, executor)
             if summary.get("status") == "failed" and log is not None:
                 reason = (summary.get("failure") or "").splitlines()[0]
                 log(f"  FAILED study {spec.study} {spec.workload} trial {spec.trial}: {reason}")

@@ -75,7 +75,7 @@ def plan(
     rules = protocol.rules()
     plans = []
     for source, sub in submissions:
-        space = sub.search_space() if rules.name == "external" else None
+        space = tuning.search_space_of(sub, None) if rules.name == "external" else None
         specs = tuning.plan(
             submission=source,
             submission_name=sub.name,

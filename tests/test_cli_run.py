@@ -96,8 +96,8 @@ def test_algoperf_style_submission_runs_unchanged(tmp_path, capsys, package):
 def test_baseline_run_writes_algoperf_layout(tmp_path, capsys):
     exp = tmp_path / "exp"
     assert main(["run", "--submission", "nadamw", *SMOKE, "--experiment-dir", str(exp)]) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
-    assert last.startswith("fmnist_mlp: time-to-target ") and "trial dir: " in last
+    first = capsys.readouterr().out.strip().splitlines()[0]
+    assert first.startswith("fmnist_mlp: time-to-target ") and "trial dir: " in first
     trial = exp / "nadamw" / "study_1" / "fmnist_mlp_pytorch" / "trial_1"
     with open(trial / "eval_measurements.csv") as handle:
         header = next(csv.reader(handle))

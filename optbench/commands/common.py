@@ -1,34 +1,62 @@
-"""Argument helpers shared by the sub-commands."""
+"""Argument types, argument blocks and checks shared by the sub-commands.
+
+Nothing here imports torch or the workloads at module level: ``optbench --help`` builds no
+command's parser, and a command imports them only when it is the one being run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import math
 import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
-from optbench.workloads import DEFAULT_SUITE, SIZES, get_workload, workload_class
+from optbench.errors import UserError
+
+DEFAULT_CHECKPOINT_EVERY_SEC = 30.0
+
+
+# --------------------------------------------------------------------------------------------
+# argparse types: a wrong value is argparse's one-line error, exit status 2
+# --------------------------------------------------------------------------------------------
+def _number(text: str, kind: type, ok: Callable[[Any], bool], requirement: str) -> Any:
+    """``text`` as a ``kind`` (int or float) satisfying ``ok``; else argparse's error."""
+    try:
+        value = kind(text)
+    except ValueError:
+        what = "an integer" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"not {what}: {text!r}") from None
+    if not ok(value):
+        raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+    return value
 
 
 def positive_float(text: str) -> float:
     """argparse type: a finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+    return _number(text, float, lambda v: 0 < v < math.inf, "a positive number")
+
+
+def non_negative_float(text: str) -> float:
+    """argparse type: a finite number >= 0."""
+    return _number(text, float, lambda v: 0 <= v < math.inf, "a non-negative number")
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer > 0."""
+    return _number(text, int, lambda v: v > 0, "a positive integer")
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    return _number(text, int, lambda v: v >= 0, "a non-negative integer")
 
 
 def seed(text: str) -> int:
     """argparse type: a seed in [0, 2**31) (what every RNG optbench seeds accepts)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if not 0 <= value < 2**31:
-        raise argparse.ArgumentTypeError(f"must be in [0, 2**31), got {text}")
-    return value
+    return _number(text, int, lambda v: 0 <= v < 2**31, "in [0, 2**31)")
 
 
 def existing_dir(text: str) -> Path:
@@ -39,20 +67,29 @@ def existing_dir(text: str) -> Path:
     return path
 
 
-def non_negative_float(text: str) -> float:
-    """argparse type: a finite number >= 0."""
+def device_name(text: str) -> str:
+    """``--device``: ``auto`` becomes ``cuda`` where CUDA is present, else ``cpu``; a CUDA device
+    on a machine without one is an error (a trial would fail at its first tensor)."""
+    import torch
+
+    if text == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value >= 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a non-negative number, got {text}")
-    return value
+        device = torch.device(text)
+    except RuntimeError:
+        raise argparse.ArgumentTypeError(
+            f"not a torch device: {text!r} (cpu, cuda, cuda:N)"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise argparse.ArgumentTypeError(
+            f"{text}: this machine has no CUDA device (torch {torch.__version__}); use cpu"
+        )
+    return text
 
 
-DEFAULT_CHECKPOINT_EVERY_SEC = 30.0
-
-
+# --------------------------------------------------------------------------------------------
+# Argument blocks
+# --------------------------------------------------------------------------------------------
 def add_submission_args(parser: argparse.ArgumentParser, default: str | None) -> None:
     """``--submission`` (a baseline, a file, a folder or a dotted module) and ``--import-root``."""
     parser.add_argument(
@@ -62,6 +99,11 @@ def add_submission_args(parser: argparse.ArgumentParser, default: str | None) ->
         help="a baseline name (see `optbench list`), a submission .py file, a folder holding "
         "submission.py, or a dotted module path" + (f" (default: {default})" if default else ""),
     )
+    add_import_root_arg(parser)
+
+
+def add_import_root_arg(parser: argparse.ArgumentParser) -> None:
+    """``--import-root DIR``."""
     parser.add_argument(
         "--import-root",
         type=Path,
@@ -91,43 +133,17 @@ def add_checkpoint_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer > 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
-
-
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text}")
-    return value
-
-
 def add_workload_args(parser: argparse.ArgumentParser, many: bool) -> None:
     """--workload(s), --size, --data-dir, --cache-dir, --download, --device."""
+    from optbench.workloads import DEFAULT_SUITE, SIZES
+
+    suite = " ".join(DEFAULT_SUITE)
     if many:
         parser.add_argument(
-            "--workloads",
-            nargs="+",
-            metavar="NAME",
-            help=f"workloads to run (default: the suite: {' '.join(DEFAULT_SUITE)})",
+            "--workloads", nargs="+", metavar="NAME", help=f"default: the suite: {suite}"
         )
     else:
-        parser.add_argument(
-            "--workload",
-            metavar="NAME",
-            help=f"workload to run (default: each of {' '.join(DEFAULT_SUITE)})",
-        )
+        parser.add_argument("--workload", metavar="NAME", help=f"default: each of {suite}")
     parser.add_argument(
         "--size",
         choices=SIZES,
@@ -151,28 +167,45 @@ def add_workload_args(parser: argparse.ArgumentParser, many: bool) -> None:
     )
 
 
-def device_name(text: str) -> str:
-    """``--device``: ``auto`` becomes ``cuda`` where CUDA is present, else ``cpu``; a CUDA device
-    on a machine without one is an error (a trial would fail at its first tensor)."""
-    import torch
-
-    if text == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(text)
-    except RuntimeError:
-        raise argparse.ArgumentTypeError(
-            f"not a torch device: {text!r} (cpu, cuda, cuda:N)"
-        ) from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise argparse.ArgumentTypeError(
-            f"{text}: this machine has no CUDA device (torch {torch.__version__}); use cpu"
-        )
-    return text
+def add_run_args(parser: argparse.ArgumentParser, prefix: str, seed_help: str) -> None:
+    """What every training command takes: --seed, --experiment-dir, --no-progress."""
+    parser.add_argument("--seed", type=seed, default=0, help=seed_help)
+    parser.add_argument(
+        "--experiment-dir",
+        type=Path,
+        metavar="DIR",
+        help=f"where trials are written (default: experiments/{prefix}-<time>)",
+    )
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def add_trial_limit_args(parser: argparse.ArgumentParser) -> None:
+    """--batch-size, --max-steps, --eval-every-steps (``run`` and ``tune``)."""
+    parser.add_argument(
+        "--batch-size", type=positive_int, metavar="N", help="override the submission's batch size"
+    )
+    parser.add_argument("--max-steps", type=positive_int, metavar="N", help="step cap")
+    parser.add_argument(
+        "--eval-every-steps",
+        type=positive_int,
+        metavar="N",
+        help="evaluate at step 1 and every N steps instead of every eval period of "
+        "submission time (machine-independent curves; not AlgoPerf's rule)",
+    )
+
+
+def add_search_space_arg(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--tuning-search-space FILE``."""
+    parser.add_argument("--tuning-search-space", type=Path, metavar="FILE", help=help_text)
+
+
+# --------------------------------------------------------------------------------------------
+# From the parsed arguments
+# --------------------------------------------------------------------------------------------
 def workload_names(args: argparse.Namespace) -> list[str]:
     """The workloads named on the command line (validated), or the default suite."""
+    from optbench.workloads import DEFAULT_SUITE, workload_class
+
     names = getattr(args, "workloads", None)
     if names is None:
         one = getattr(args, "workload", None)
@@ -182,16 +215,21 @@ def workload_names(args: argparse.Namespace) -> list[str]:
     return names
 
 
+def workload_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The workload constructor's data and device options from ``args``."""
+    return {
+        "data_dir": args.data_dir,
+        "cache_dir": args.cache_dir,
+        "allow_download": args.download,
+        "device": args.device,
+    }
+
+
 def make_workload(name: str, args: argparse.Namespace):
     """Instantiate workload ``name`` with the data options of ``args``."""
-    return get_workload(
-        name,
-        args.size,
-        data_dir=args.data_dir,
-        cache_dir=args.cache_dir,
-        allow_download=args.download,
-        device=args.device,
-    )
+    from optbench.workloads import get_workload
+
+    return get_workload(name, args.size, **workload_options(args))
 
 
 def default_experiment_dir(prefix: str) -> Path:
@@ -199,10 +237,13 @@ def default_experiment_dir(prefix: str) -> Path:
     return Path("experiments") / f"{prefix}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+def experiment_dir(args: argparse.Namespace, prefix: str) -> Path:
+    """``--experiment-dir``, else :func:`default_experiment_dir`."""
+    return args.experiment_dir or default_experiment_dir(prefix)
+
+
 def check_writable(path: Path) -> None:
     """Create ``path`` if needed; a one-line error if it cannot be written."""
-    from optbench.errors import UserError
-
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / ".optbench-write-test"
@@ -210,3 +251,14 @@ def check_writable(path: Path) -> None:
         probe.unlink()
     except OSError as exc:
         raise UserError(f"experiment directory {path} is not writable: {exc.strerror}") from None
+
+
+def check_known_names(names: Iterable[str], known: Iterable[str], what: str, where: str) -> None:
+    """A one-line error for the first name of ``names`` not in ``known``, with the closest
+    known name as a suggestion (a misspelt key would otherwise be ignored silently)."""
+    known = sorted(set(known))
+    for name in names:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+            raise UserError(f"{where}: unknown {what} {name!r}; {hint}")

@@ -5,17 +5,20 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from optbench.algorithms import BASELINES
-from optbench.workloads import SIZES, WORKLOADS
-from optbench.workloads.base import settings_for
+from optbench.commands import help_of
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("list", help="list workloads and baseline submissions")
+    """Add the ``list`` sub-command."""
+    p = subparsers.add_parser("list", help=help_of("list"))
     p.set_defaults(handler=_main)
 
 
 def _main(args: argparse.Namespace) -> int:
+    from optbench.algorithms import BASELINES
+    from optbench.workloads import SIZES, WORKLOADS
+    from optbench.workloads.base import settings_for
+
     print("Workloads (target on validation; budget = submission-time limit):")
     for name, cls in WORKLOADS.items():
         variant = f" variant of {cls.base_name}," if cls.base_name else ""

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from optbench.commands import help_of
 from optbench.commands.score import add_scoring_arguments, leaderboards_from_args
 
 
 def register(subparsers) -> None:
     """Add the ``report`` sub-command."""
-    p = subparsers.add_parser("report", help="write an HTML report of an experiment directory")
+    p = subparsers.add_parser("report", help=help_of("report"))
     add_scoring_arguments(p)
     p.add_argument("-o", "--output", default="report.html", help="HTML file to write")
     p.add_argument("--title", help="report title")

@@ -1,32 +1,35 @@
-"""``optbench run``: one timed trial of a submission on each named workload."""
+"""``optbench run``: one timed trial of a submission on each named workload, then a summary
+against the committed reference times and an HTML report."""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
-from optbench import results, search_space, tuning
+from optbench.commands import help_of
 from optbench.commands.common import (
     add_checkpoint_args,
+    add_run_args,
+    add_search_space_arg,
     add_submission_args,
+    add_trial_limit_args,
     add_workload_args,
     check_writable,
-    default_experiment_dir,
+    experiment_dir,
     make_workload,
+    non_negative_int,
     positive_float,
-    positive_int,
-    seed,
     workload_names,
 )
 from optbench.errors import UserError
-from optbench.runner import TrialResult, run_trial
-from optbench.submission import Submission, load_submission
 
 
 def register(subparsers) -> None:
+    """Add the ``run`` sub-command."""
     p = subparsers.add_parser(
         "run",
-        help="run one timed trial (time-to-target)",
+        help=help_of("run"),
         description="Train a submission on a workload until its target, "
         "its budget or a step cap; print the time-to-target.",
     )
@@ -37,30 +40,18 @@ def register(subparsers) -> None:
         choices=("auto", "external", "self"),
         default="auto",
         help="self: hyperparameters=None, budget x1.5 (AlgoPerf v0.6); external: a "
-        "search-space point; auto "
-        "(default): external if a search space is given or ships beside a submission "
-        "file, else self",
+        "search-space point; auto (default): external if a search space is given or ships "
+        "beside a submission file, else self",
     )
-    p.add_argument(
-        "--tuning-search-space",
-        type=Path,
-        metavar="FILE",
-        help="AlgoPerf-format tuning_search_space.json",
-    )
+    add_search_space_arg(p, "AlgoPerf-format tuning_search_space.json")
     p.add_argument(
         "--hparams-index",
-        type=int,
+        type=non_negative_int,
         default=0,
         metavar="K",
-        help="which point of the search space to use (default 0)",
+        help="which point of the search space to use (default 0; the trial is trial_<K+1>)",
     )
-    p.add_argument("--seed", type=seed, default=0, help="trial seed (default 0)")
-    p.add_argument(
-        "--experiment-dir",
-        type=Path,
-        metavar="DIR",
-        help="where the trial is written (default: experiments/run-<time>)",
-    )
+    add_run_args(p, "run", "trial seed (default 0)")
     p.add_argument(
         "--budget-scale",
         type=positive_float,
@@ -68,24 +59,18 @@ def register(subparsers) -> None:
         metavar="X",
         help="multiply the workload's time budget by X",
     )
-    p.add_argument(
-        "--batch-size", type=positive_int, metavar="N", help="override the submission's batch size"
-    )
-    p.add_argument("--max-steps", type=positive_int, metavar="N", help="step cap")
-    p.add_argument(
-        "--eval-every-steps",
-        type=positive_int,
-        metavar="N",
-        help="evaluate at step 1 and every N steps instead of every eval period of "
-        "submission time (machine-independent curves; not AlgoPerf's rule)",
-    )
+    add_trial_limit_args(p)
     add_checkpoint_args(p)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--no-report", action="store_true", help="do not write the HTML report at the end"
+    )
     p.set_defaults(handler=_main)
 
 
-def hyperparameters_for(args: argparse.Namespace, submission: Submission):
-    """The trial's hyperparameters (namedtuple) under the chosen ruleset, or None (self-tuning)."""
+def hyperparameters_for(args: argparse.Namespace, submission) -> tuple[Any, str]:
+    """The trial's hyperparameters (namedtuple) and ruleset: (None, "self") under self-tuning."""
+    from optbench import search_space, tuning
+
     space_path = args.tuning_search_space
     ruleset = args.ruleset
     if ruleset == "auto":
@@ -97,7 +82,7 @@ def hyperparameters_for(args: argparse.Namespace, submission: Submission):
         if space_path is not None:
             raise UserError("--tuning-search-space needs --ruleset external (or auto)")
         return None, "self"
-    space = search_space.load(space_path) if space_path else submission.search_space()
+    space = tuning.search_space_of(submission, space_path)
     if space is None:
         raise UserError(
             f"submission {submission.name!r} ships no search space: pass --tuning-search-space FILE"
@@ -106,49 +91,62 @@ def hyperparameters_for(args: argparse.Namespace, submission: Submission):
     return search_space.as_hyperparameters(point), "external"
 
 
-def describe(result: TrialResult, workload) -> str:
-    """The closing line of a trial."""
-    target = (
-        f"validation/{workload.target_metric_name} "
-        f"{'>=' if workload.metric_higher_is_better else '<='} "
-        f"{workload.validation_target_value}"
-    )
+def _target(workload) -> str:
+    sign = ">=" if workload.metric_higher_is_better else "<="
+    return f"validation/{workload.target_metric_name} {sign} {workload.validation_target_value}"
+
+
+def describe(result, workload) -> str:
+    """The closing line of a trial, and one line per flag the runner raised on it."""
     if result.status == "failed":
         reason = (result.failure or "").splitlines()[0]
-        return f"{workload.name}: trial FAILED ({reason}); trial dir: {result.trial_dir}"
-    if result.reached_target:
-        return (
+        line = f"{workload.name}: trial FAILED ({reason})"
+    elif result.reached_target:
+        line = (
             f"{workload.name}: time-to-target {result.time_to_target:.2f} s "
-            f"(step {result.steps_to_target}; target {target}); trial dir: {result.trial_dir}"
+            f"(step {result.steps_to_target}; target {_target(workload)})"
         )
-    return (
-        f"{workload.name}: target not reached ({target}; stopped by {result.stop_reason} "
-        f"after {result.submission_time:.1f} s, {result.global_step} steps); "
-        f"trial dir: {result.trial_dir}"
-    )
+    else:
+        line = (
+            f"{workload.name}: target not reached ({_target(workload)}; stopped by "
+            f"{result.stop_reason} after {result.submission_time:.1f} s, {result.global_step} "
+            "steps)"
+        )
+    lines = [f"{line}; trial dir: {result.trial_dir}"]
+    lines += [f"  FLAG {workload.name}: {flag}" for flag in result.flags]
+    return "\n".join(lines)
 
 
-def _main(args: argparse.Namespace) -> int:
-    names = workload_names(args)
-    submission = load_submission(args.submission, args.import_root)
-    hyperparameters, ruleset = hyperparameters_for(args, submission)
-    experiment = args.experiment_dir or default_experiment_dir("run")
-    workloads = [make_workload(name, args) for name in names]
-    check_writable(experiment)
-    trial_dirs = []
-    for workload in workloads:
-        trial = results.trial_dir(
-            experiment, submission.name, 1, workload.name, args.hparams_index + 1
-        )
+def _trial_dirs(args: argparse.Namespace, experiment: Path, submission, workloads) -> list[Path]:
+    """Each workload's trial folder (``trial_<K+1>`` of study 1)."""
+    from optbench import tuning
+
+    return [
+        tuning.trial_directory(experiment, submission.name, 1, w.name, args.hparams_index + 1)
+        for w in workloads
+    ]
+
+
+def _check_trials(trials: list[Path], submission) -> None:
+    """Refuse trial folders holding another source's trial or a finished trial."""
+    from optbench import tuning
+
+    for trial in trials:
         tuning.check_same_source(trial, submission.name, submission.digest)
         if (trial / "result.json").exists():
             raise UserError(
                 f"{trial} already holds a finished trial; choose another "
                 "--experiment-dir or --hparams-index"
             )
-        trial_dirs.append(trial)
-    status = 0
-    for workload, trial in zip(workloads, trial_dirs, strict=True):
+
+
+def _run(args: argparse.Namespace, submission, hyperparameters, ruleset: str, pairs) -> list:
+    """Run each (workload, trial folder) in turn, printing its line; the results."""
+    from optbench import tuning
+    from optbench.runner import run_trial
+
+    done = []
+    for workload, trial in pairs:
         result = run_trial(
             workload,
             submission,
@@ -167,5 +165,29 @@ def _main(args: argparse.Namespace) -> int:
         if result.stop_reason == "contract":  # the submission breaks the API: bad input
             raise UserError(f"submission {submission.name!r}: {result.failure}")
         print(describe(result, workload), flush=True)
-        status = max(status, 1 if result.status == "failed" else 0)
-    return status
+        done.append((workload.name, workload.size, result))
+    return done
+
+
+def _main(args: argparse.Namespace) -> int:
+    from optbench import trial_lock
+    from optbench.cli import EXIT_OK, EXIT_TRIAL_FAILED
+    from optbench.report import summary
+    from optbench.submission import load_submission
+
+    names = workload_names(args)
+    submission = load_submission(args.submission, args.import_root)
+    hyperparameters, ruleset = hyperparameters_for(args, submission)
+    experiment = experiment_dir(args, "run")
+    workloads = [make_workload(name, args) for name in names]
+    check_writable(experiment)
+    trials = _trial_dirs(args, experiment, submission, workloads)
+    _check_trials(trials, submission)
+    with trial_lock.holding(trials):
+        _check_trials(trials, submission)  # again: another process may have run them meanwhile
+        done = _run(args, submission, hyperparameters, ruleset, zip(workloads, trials, strict=True))
+    print(summary.format_run_summary(submission.name, ruleset, done), flush=True)
+    if not args.no_report:
+        print(summary.write_run_report(experiment), flush=True)
+    failed = any(result.status == "failed" for _, _, result in done)
+    return EXIT_TRIAL_FAILED if failed else EXIT_OK

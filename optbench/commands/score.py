@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from optbench import scoring
+from optbench import presets, scoring
+from optbench.commands import help_of
 from optbench.errors import UserError
 
 MAX_WARNINGS = 20
-RULESET_TITLES = {"external": "external tuning", "self": "self-tuning"}
+RULESET_TITLES = presets.RULESET_TITLES
 
 
 def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
@@ -65,7 +66,7 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add the ``score`` sub-command."""
-    p = subparsers.add_parser("score", help="score an experiment directory (AlgoPerf rules)")
+    p = subparsers.add_parser("score", help=help_of("score"))
     add_scoring_arguments(p)
     p.add_argument("--csv", metavar="OUT", help="also write one row per submission to this CSV")
     p.set_defaults(handler=_main)

