@@ -43,17 +43,7 @@ class TinyWorkload:
     def is_output_params(self, key: str) -> bool:
         return key.startswith("2.")
 
-    def model_fn(
-        self,
-        params,
-        augmented_and_preprocessed_input_batch,
-        model_state,
-        mode,
-        rng,
-        update_batch_norm,
-        use_running_average_bn=None,
-        dropout_rate=None,
-    ):
+    def model_fn(self, params, augmented_and_preprocessed_input_batch, model_state, **_):
         return params(augmented_and_preprocessed_input_batch["inputs"]), model_state
 
     def loss_fn(self, label_batch, logits_batch, mask_batch=None, label_smoothing=0.0):

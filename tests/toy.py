@@ -111,12 +111,25 @@ def toy_submission(
     with_train_state: bool = False,
     seen: list | None = None,
 ) -> Submission:
-    """A plain SGD submission whose steps sleep ``step_sleep`` seconds."""
+    """A plain SGD submission whose steps sleep ``step_sleep`` seconds; ``update_params`` declares
+    ``train_state`` only ``with_train_state`` (and then appends it to ``seen``)."""
 
     def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
         return torch.optim.SGD(model_params.parameters(), lr=0.01)
 
-    def step(workload, current_param_container, optimizer_state, batch, global_step):
+    def update_params(
+        workload,
+        current_param_container,
+        current_params_types,
+        model_state,
+        hyperparameters,
+        batch,
+        loss_type,
+        optimizer_state,
+        eval_results,
+        global_step,
+        rng,
+    ):  # no train_state: the runner must not pass it
         if raise_at is not None and global_step + 1 >= raise_at:
             raise spec.TrainingCompleteError
         time.sleep(step_sleep)
@@ -129,54 +142,12 @@ def toy_submission(
         optimizer_state.step()
         return optimizer_state, current_param_container, None
 
-    if with_train_state:
+    def update_params_seeing_train_state(train_state=None, **arguments):
+        if seen is not None:
+            seen.append(train_state)
+        return update_params(**arguments)
 
-        def update_params(
-            workload,
-            current_param_container,
-            current_params_types,
-            model_state,
-            hyperparameters,
-            batch,
-            loss_type,
-            optimizer_state,
-            eval_results,
-            global_step,
-            rng,
-            train_state=None,
-        ):
-            if seen is not None:
-                seen.append(train_state)
-            return step(workload, current_param_container, optimizer_state, batch, global_step)
-    else:
-
-        def update_params(
-            workload,
-            current_param_container,
-            current_params_types,
-            model_state,
-            hyperparameters,
-            batch,
-            loss_type,
-            optimizer_state,
-            eval_results,
-            global_step,
-            rng,
-        ):
-            return step(workload, current_param_container, optimizer_state, batch, global_step)
-
-    def prepare_for_eval(
-        workload,
-        current_param_container,
-        current_params_types,
-        model_state,
-        hyperparameters,
-        loss_type,
-        optimizer_state,
-        eval_results,
-        global_step,
-        rng,
-    ):
+    def prepare_for_eval(current_param_container, optimizer_state, model_state, **_):
         time.sleep(prepare_sleep or 0.0)
         return optimizer_state, current_param_container, model_state
 
@@ -184,7 +155,7 @@ def toy_submission(
         name="toy_sgd",
         get_batch_size=lambda name: 8,
         init_optimizer_state=init_optimizer_state,
-        update_params=update_params,
+        update_params=update_params_seeing_train_state if with_train_state else update_params,
         data_selection=lambda workload, input_queue, *a, **k: next(input_queue),
         prepare_for_eval=prepare_for_eval if prepare_sleep is not None else None,
     )
