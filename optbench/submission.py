@@ -27,16 +27,8 @@ def from_module(module: Any, name: str, search_space_path: Path | None = None) -
     missing = [f for f in REQUIRED if not callable(getattr(module, f, None))]
     if missing:
         raise UserError(f"submission {name!r} lacks required function(s): {', '.join(missing)}")
-    return Submission(
-        name=name,
-        get_batch_size=module.get_batch_size,
-        init_optimizer_state=module.init_optimizer_state,
-        update_params=module.update_params,
-        data_selection=module.data_selection,
-        prepare_for_eval=getattr(module, "prepare_for_eval", None),
-        search_space_path=search_space_path,
-        source=getattr(module, "__file__", "") or name,
-    )
+    source = getattr(module, "__file__", "") or name
+    return Submission.of(module, name, search_space_path=search_space_path, source=source)
 
 
 # Modules that AlgoPerf's environment provides and optbench's does not by default.

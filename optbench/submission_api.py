@@ -32,6 +32,14 @@ class Submission:
     digest: str = ""  # of the source tree; results of another digest are never reused
     extras: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, functions: Any, name: str, **fields: Any) -> Submission:
+        """A Submission of the functions ``functions`` holds as attributes (a module or any
+        object; ``prepare_for_eval`` is optional), with ``fields`` set or overridden."""
+        found = {f: getattr(functions, f) for f in REQUIRED}
+        found["prepare_for_eval"] = getattr(functions, "prepare_for_eval", None)
+        return cls(name=name, **{**found, **fields})
+
     @property
     def update_params_takes_train_state(self) -> bool:
         """Whether ``update_params`` declares ``train_state`` (only then is it passed)."""

@@ -105,6 +105,14 @@ def close(actual, expected, what: str) -> None:
     torch.testing.assert_close(actual.to(F64), expected, rtol=RTOL, atol=ATOL, msg=what)
 
 
+def close_states(state_of, model: nn.Module, expected: dict[str, dict[str, torch.Tensor]]) -> None:
+    """The optimizer's ``state_of[p][key]`` against ``expected[key][name]``, for every entry."""
+    named = dict(model.named_parameters())
+    for key, values in expected.items():
+        for name, value in values.items():
+            close(state_of[named[name]][key], value, f"{key} of {name}")
+
+
 # --- references, one per algorithm: step(params, t, lr, batch) -> params; check(opt, model) ---
 
 
@@ -133,11 +141,7 @@ class AdamWRef:
         return self.update(params, grad_at(params, batch), t, lr)
 
     def check(self, opt, model, state_of=None):
-        state_of = state_of or opt.state
-        for k, p in model.named_parameters():
-            if k in self.names:
-                close(state_of[p]["exp_avg"], self.m[k], f"m of {k}")
-                close(state_of[p]["exp_avg_sq"], self.v[k], f"v of {k}")
+        close_states(state_of or opt.state, model, {"exp_avg": self.m, "exp_avg_sq": self.v})
 
 
 class NAdamWRef(AdamWRef):
@@ -164,8 +168,7 @@ class MomentumRef:
         return new
 
     def check(self, opt, model):
-        for k, p in model.named_parameters():
-            close(opt.state[p]["momentum_buffer"], self.b[k], f"buffer of {k}")
+        close_states(opt.state, model, {"momentum_buffer": self.b})
 
 
 class LambRef:
@@ -190,9 +193,7 @@ class LambRef:
         return new
 
     def check(self, opt, model):
-        for k, p in model.named_parameters():
-            close(opt.state[p]["exp_avg"], self.m[k], f"m of {k}")
-            close(opt.state[p]["exp_avg_sq"], self.v[k], f"v of {k}")
+        close_states(opt.state, model, {"exp_avg": self.m, "exp_avg_sq": self.v})
 
 
 class AdafactorRef:
@@ -230,13 +231,9 @@ class AdafactorRef:
         return new
 
     def check(self, opt, model):
-        for k, p in model.named_parameters():
-            close(opt.state[p]["exp_avg"], self.m[k], f"momentum of {k}")
-            if p.ndim == 2:
-                close(opt.state[p]["exp_avg_sq_row"], self.rows[k], f"R of {k}")
-                close(opt.state[p]["exp_avg_sq_col"], self.cols[k], f"C of {k}")
-            else:
-                close(opt.state[p]["exp_avg_sq"], self.vec[k], f"V of {k}")
+        # rows and cols hold the matrices, vec the vectors
+        moments = {"exp_avg_sq_row": self.rows, "exp_avg_sq_col": self.cols, "exp_avg_sq": self.vec}
+        close_states(opt.state, model, {"exp_avg": self.m, **moments})
 
 
 class SamRef:
@@ -311,12 +308,10 @@ class ShampooRef:
         return new
 
     def check(self, opt, model):
+        close_states(opt.state, model, {"exp_avg": self.m, "exp_avg_sq": self.v})
         for k, p in model.named_parameters():
-            state = opt.state[p]
-            close(state["exp_avg"], self.m[k], f"filtered gradient of {k}")
-            close(state["exp_avg_sq"], self.v[k], f"grafting v of {k}")
             if p.ndim == 2:
-                (block,) = state["blocks"]
+                (block,) = opt.state[p]["blocks"]
                 close(block["L"], self.L[k], f"L of {k}")
                 close(block["R"], self.R[k], f"R of {k}")
 
@@ -337,8 +332,7 @@ class LionRef:
         return new
 
     def check(self, opt, model):
-        for k, p in model.named_parameters():
-            close(opt.state[p]["exp_avg"], self.m[k], f"m of {k}")
+        close_states(opt.state, model, {"exp_avg": self.m})
 
 
 class AdanRef:
@@ -369,10 +363,9 @@ class AdanRef:
         return new
 
     def check(self, opt, model):
-        for k, p in model.named_parameters():
-            close(opt.state[p]["exp_avg"], self.m[k], f"m of {k}")
-            close(opt.state[p]["exp_avg_diff"], self.v[k], f"v of {k}")
-            close(opt.state[p]["exp_avg_sq"], self.n[k], f"n of {k}")
+        close_states(
+            opt.state, model, {"exp_avg": self.m, "exp_avg_diff": self.v, "exp_avg_sq": self.n}
+        )
 
 
 class SophiaRef:
@@ -402,9 +395,7 @@ class SophiaRef:
         return new
 
     def check(self, opt, model):
-        for k, p in model.named_parameters():
-            close(opt.state[p]["momentum"], self.m[k], f"m of {k}")
-            close(opt.state[p]["hessian_moment"], self.h[k], f"h of {k}")
+        close_states(opt.state, model, {"momentum": self.m, "hessian_moment": self.h})
 
 
 class ScheduleFreeRef:
@@ -432,9 +423,7 @@ class ScheduleFreeRef:
         return {k: (1 - b1) * self.z[k] + b1 * self.x[k] for k in params}
 
     def check(self, opt, model):
-        for k, p in model.named_parameters():
-            close(opt.state[p]["z"], self.z[k], f"z of {k}")
-            close(opt.state[p]["exp_avg_sq"], self.v[k], f"v of {k}")
+        close_states(opt.state, model, {"z": self.z, "exp_avg_sq": self.v})
 
 
 def newton_schulz_bf16(update: torch.Tensor) -> torch.Tensor:

@@ -204,12 +204,9 @@ def make_submission(
         switch_modes=switch_modes,
     )
     space = search_space_file(name)
-    return Submission(
-        name=name,
-        get_batch_size=recipe.get_batch_size,
-        init_optimizer_state=recipe.init_optimizer_state,
-        update_params=recipe.update_params,
-        data_selection=recipe.data_selection,
+    return Submission.of(
+        recipe,
+        name,
         prepare_for_eval=recipe.prepare_for_eval if switch_modes else None,
         search_space_path=space if space.exists() else None,
         source=f"optbench.algorithms.{name}",

@@ -56,7 +56,6 @@ class Shampoo(torch.optim.Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
-        *,
         lr: float = 1e-3,
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
