@@ -12,7 +12,9 @@ per workload and size:
    with ``reruns`` new seeds.
 3. **Targets**: validation (test) target = median over the re-runs of each run's best validation
    (test) value. ``min_steps_to_target`` (the plausibility floor of :mod:`optbench.integrity`)
-   is a quarter of the fewest steps any re-run needed.
+   is a quarter of the fewest steps any re-run needed; ``train_gap`` (its consistency check) is
+   set by :func:`train_gap` from how far each re-run's train metric lagged the target at the eval
+   where its validation metric first reached it.
 4. **Budget** (:func:`calibrate_budget`): the most steps a re-run needed to reach the target,
    times this machine's seconds per step of the picked configuration (median of three short
    timed runs), divided by 0.75 (the target-setting run needs at most 75% of the budget), rounded
@@ -24,8 +26,11 @@ period: its entry holds neither.
 
 Steps 1-3 count steps, not seconds, so the targets do not depend on how fast or how busy the
 machine is (runs may share it); only step 4 needs a quiet machine, and it can be re-done alone on
-another machine (``optbench targets --budgets-only``). Everything (points, seeds, per-run
-results, machine, date, speed probe) is recorded with the targets so they can be audited.
+another machine (``optbench targets --budgets-only``). :func:`measure_train_gap` repeats only the
+re-runs of a committed entry (its picked configuration and recorded seeds) to set its
+``train_gap`` and check that the re-runs still give the committed targets
+(``optbench targets --reruns-only``). Everything (points, seeds, per-run results, machine, date,
+speed probe) is recorded with the targets so they can be audited.
 """
 
 from __future__ import annotations
@@ -44,11 +49,13 @@ from optbench.errors import UserError
 from optbench.search_space import as_hyperparameters
 from optbench.search_space import load as load_space
 from optbench.workloads import get_workload, workload_class
-from optbench.workloads.base import BASE_BUDGET_FIELDS, Settings, settings_for, targets_table
+from optbench.workloads.targets import BASE_BUDGET_FIELDS, Settings, settings_for, targets_table
 
 TARGET_SETTERS = ("adamw", "nadamw", "nesterov", "momentum")
 BUDGET_FRACTION = 0.75  # the target-setting run needs at most this share of the budget
 CALIBRATION_FIELDS = ("calibration_gflops", "calibration_seconds_per_step")  # of the budget
+TRAIN_GAP_MARGIN = 1.5
+TRAIN_GAP_EPSILON = 0.01
 
 
 def _best(rows: list[dict[str, float]], key: str, higher: bool) -> float:
@@ -58,16 +65,182 @@ def _best(rows: list[dict[str, float]], key: str, higher: bool) -> float:
     return max(values) if higher else min(values)
 
 
-def _first_reaching(rows, key, target, higher) -> tuple[float, int] | None:
-    for r in rows:
-        value = r.get(key, math.nan)
-        if (value >= target) if higher else (value <= target):
-            return r["score"], int(r["global_step"])
-    return None
+def _reaches(value: float, target: float, higher: bool) -> bool:
+    return value >= target if higher else value <= target
+
+
+def _first_reaching(rows, key, target, higher) -> dict[str, float] | None:
+    """The first eval row whose ``key`` reaches ``target``, or None."""
+    return next((r for r in rows if _reaches(r.get(key, math.nan), target, higher)), None)
+
+
+def train_lag_at_target(
+    rows: list[dict[str, float]], metric: str, target: float, higher: bool
+) -> float | None:
+    """How far the train metric lags ``target`` at the first eval whose validation metric reaches
+    it: ``target - train`` if higher is better, else ``train - target`` (positive: train is worse
+    than the target), as :func:`optbench.integrity.plausibility_flags` measures it. None if the
+    run never reaches the target or that eval has no finite train metric."""
+    row = _first_reaching(rows, f"validation/{metric}", target, higher)
+    train = None if row is None else row.get(f"train/{metric}")
+    if train is None or not math.isfinite(train):
+        return None
+    return (target - train) if higher else (train - target)
+
+
+def train_gap(lags: list[float | None]) -> float | None:
+    """The ``train_gap`` of a workload from its re-runs' train lags at target (None: no re-run
+    reached the target).
+
+    ``TRAIN_GAP_MARGIN`` times the worst lag (counted as 0 when every re-run's train metric was at
+    or past the target), plus ``TRAIN_GAP_EPSILON``. The margin lets another algorithm, which may
+    regularise more than the picked one, fit the train data half as much again less at the
+    moment it reaches the target; the epsilon, in the metric's own units (one point of accuracy,
+    SSIM, mAP or WER; 0.01 nats of loss), covers the eval-train metric's sampling noise when the
+    re-runs fit train past the target. A validation leak (training on validation data) shows as a
+    train lag well beyond either.
+    """
+    measured = [lag for lag in lags if lag is not None]
+    if not measured:
+        return None
+    return round(TRAIN_GAP_MARGIN * max(0.0, *measured) + TRAIN_GAP_EPSILON, 6)
+
+
+def rerun_summary(
+    rows_per_run: list[list[dict[str, float]]],
+    metric: str,
+    higher: bool,
+    target: float | None = None,
+) -> dict[str, Any]:
+    """Step 3 over the re-runs' eval rows: each run's best validation and test values, their
+    medians (the targets), and, at ``target`` (default: the median validation best), the steps
+    and train lags where each run first reaches it."""
+    key = f"validation/{metric}"
+    bests = [_best(rows, key, higher) for rows in rows_per_run]
+    test_bests = [_best(rows, f"test/{metric}", higher) for rows in rows_per_run]
+    target = statistics.median(bests) if target is None else target
+    reached = [_first_reaching(rows, key, target, higher) for rows in rows_per_run]
+    lags = [train_lag_at_target(rows, metric, target, higher) for rows in rows_per_run]
+    return {
+        "validation_target_value": round(statistics.median(bests), 6),
+        "test_target_value": round(statistics.median(test_bests), 6),
+        "rerun_best_validation": bests,
+        "rerun_best_test": test_bests,
+        "rerun_steps_to_target": [None if r is None else int(r["global_step"]) for r in reached],
+        "rerun_train_lag_at_target": lags,
+        "train_gap": train_gap(lags),
+    }
 
 
 def _self_tuning_point(algorithm: str) -> dict[str, Any]:
     return dict(importlib.import_module(f"optbench.algorithms.{algorithm}").SELF_TUNING)
+
+
+def _plan_options(
+    name: str,
+    size: str,
+    steps: int,
+    eval_every_steps: int,
+    seed: int,
+    options: dict[str, Any],
+    higher: bool,
+) -> dict[str, Any]:
+    """The options of every target-setting trial: exactly ``steps`` steps, the LR schedule's
+    ``step_hint`` = ``steps``, targets and time limit switched off."""
+    unreachable = math.inf if higher else -math.inf
+    search_settings = Settings(
+        validation_target_value=unreachable,
+        test_target_value=unreachable,
+        max_allowed_runtime_sec=math.inf,
+        eval_period_time_sec=settings_for(name, size).eval_period_time_sec,
+        step_hint=steps,
+        source="target-setting search",
+    )
+    return dict(
+        workloads=[name],
+        size=size,
+        base_seed=seed,
+        workload_options={**options, "settings": search_settings},
+        max_steps=steps,
+        eval_every_steps=eval_every_steps,
+        checkpoint_every_sec=30.0,  # a killed `optbench targets` resumes mid-run
+    )
+
+
+def _algorithm_plan(
+    algorithm: str, n: int, common: dict[str, Any], experiment_dir: Path
+) -> list[tuning.TrialSpec]:
+    return tuning.plan(
+        submission=algorithm,
+        submission_name=algorithm,
+        rules=tuning.Ruleset("external", studies=1, trials=n, budget_scale=1.0),
+        space=load_space(search_space_file(algorithm)),
+        experiment_dir=experiment_dir / "search",
+        **common,
+    )
+
+
+def _search_specs(
+    name: str,
+    algorithms: tuple[str, ...],
+    trials: int,
+    include_defaults: bool,
+    seed: int,
+    common: dict[str, Any],
+    experiment_dir: Path,
+) -> list[tuning.TrialSpec]:
+    """Step 1's trials: per algorithm, its self-tuning point as trial 0 (``include_defaults``)
+    and ``trials`` quasi-random points of its search space."""
+    specs: list[tuning.TrialSpec] = []
+    for algorithm in algorithms:
+        mine = _algorithm_plan(algorithm, trials, common, experiment_dir) if trials else []
+        if include_defaults:
+            mine.insert(
+                0,
+                dataclasses.replace(
+                    _algorithm_plan(algorithm, 1, common, experiment_dir)[0],
+                    trial=0,
+                    seed=tuning.trial_seed(seed, name, 1, 0),
+                    hyperparameters=_self_tuning_point(algorithm),
+                    trial_dir=str(
+                        results.trial_dir(experiment_dir / "search", algorithm, 1, name, 0)
+                    ),
+                ),
+            )
+        specs += mine
+    return specs
+
+
+def _rerun_specs(
+    picked: tuning.TrialSpec, name: str, seeds: list[int], experiment_dir: Path
+) -> list[tuning.TrialSpec]:
+    """Step 2's trials: the picked configuration once per seed, as studies 1, 2, ..."""
+    return [
+        dataclasses.replace(
+            picked,
+            study=k,
+            seed=s,
+            trial_dir=str(
+                results.trial_dir(experiment_dir / "reruns", picked.submission_name, k, name, 1)
+            ),
+        )
+        for k, s in enumerate(seeds, 1)
+    ]
+
+
+def _run_reruns(specs: list[tuning.TrialSpec], executor: Any, progress: bool) -> list[list]:
+    tuning.run_plan(specs, executor, progress=progress)
+    return [_rows(spec) for spec in specs]
+
+
+def _record(spec: tuning.TrialSpec, best: float) -> dict[str, Any]:
+    return {
+        "algorithm": spec.submission_name,
+        "trial": spec.trial,
+        "hyperparameters": spec.hyperparameters,
+        "seed": spec.seed,
+        "best_validation": best,
+    }
 
 
 def set_targets(
@@ -92,7 +265,7 @@ def set_targets(
     ``steps`` defaults to the workload's committed ``step_hint``. With ``budget=False`` the
     budget is left as committed (calibrate it later, on a quiet machine, with
     :func:`calibrate_budget`). A variant trains its base's ``step_hint`` steps and its entry
-    leaves out the base's fields (:data:`~optbench.workloads.base.BASE_BUDGET_FIELDS`).
+    leaves out the base's fields (:data:`~optbench.workloads.targets.BASE_BUDGET_FIELDS`).
     """
     options = dict(workload_options or {})
     current = settings_for(name, size)
@@ -104,120 +277,31 @@ def set_targets(
             f"({current.step_hint} steps at size {size}); leave out --steps"
         )
     steps = steps or current.step_hint
-    higher = probe.metric_higher_is_better
-    unreachable = math.inf if higher else -math.inf
-    search_settings = Settings(
-        validation_target_value=unreachable,
-        test_target_value=unreachable,
-        max_allowed_runtime_sec=math.inf,
-        eval_period_time_sec=current.eval_period_time_sec,
-        step_hint=steps,
-        source="target-setting search",
+    higher, metric = probe.metric_higher_is_better, probe.target_metric_name
+    common = _plan_options(name, size, steps, max(1, steps // evals), seed, options, higher)
+    search_specs = _search_specs(
+        name, algorithms, trials, include_defaults, seed, common, experiment_dir
     )
-    options_with = {**options, "settings": search_settings}
-    key, test_key = f"validation/{probe.target_metric_name}", f"test/{probe.target_metric_name}"
-    common = dict(
-        workloads=[name],
-        size=size,
-        base_seed=seed,
-        workload_options=options_with,
-        max_steps=steps,
-        eval_every_steps=max(1, steps // evals),
-        checkpoint_every_sec=30.0,  # a killed `optbench targets` resumes mid-run
-    )
-
-    search_specs: list[tuning.TrialSpec] = []
-    for algorithm in algorithms:
-
-        def algorithm_plan(n: int, algorithm: str = algorithm) -> list[tuning.TrialSpec]:
-            return tuning.plan(
-                submission=algorithm,
-                submission_name=algorithm,
-                rules=tuning.Ruleset("external", studies=1, trials=n, budget_scale=1.0),
-                space=load_space(search_space_file(algorithm)),
-                experiment_dir=experiment_dir / "search",
-                **common,
-            )
-
-        specs = algorithm_plan(trials) if trials else []
-        if include_defaults:  # the self-tuning point, as trial 0 of the same study
-            specs.insert(
-                0,
-                dataclasses.replace(
-                    algorithm_plan(1)[0],
-                    trial=0,
-                    seed=tuning.trial_seed(seed, name, 1, 0),
-                    hyperparameters=_self_tuning_point(algorithm),
-                    trial_dir=str(
-                        results.trial_dir(experiment_dir / "search", algorithm, 1, name, 0)
-                    ),
-                ),
-            )
-        search_specs += specs
     tuning.run_plan(search_specs, executor, progress=progress)
     searched = [
-        {
-            "algorithm": spec.submission_name,
-            "trial": spec.trial,
-            "hyperparameters": spec.hyperparameters,
-            "seed": spec.seed,
-            "best_validation": _best(_rows(spec), key, higher),
-        }
-        for spec in search_specs
+        _record(spec, _best(_rows(spec), f"validation/{metric}", higher)) for spec in search_specs
     ]
-    pick = (max if higher else min)(searched, key=lambda s: s["best_validation"])
-    picked_spec = next(
-        s
-        for s in search_specs
-        if s.submission_name == pick["algorithm"] and s.trial == pick["trial"]
+    i_pick = (max if higher else min)(
+        range(len(searched)), key=lambda i: searched[i]["best_validation"]
     )
-    rerun_specs = [
-        dataclasses.replace(
-            picked_spec,
-            study=k,
-            seed=tuning.trial_seed(seed + 1, name, k, 1),
-            trial_dir=str(
-                results.trial_dir(experiment_dir / "reruns", pick["algorithm"], k, name, 1)
-            ),
-        )
-        for k in range(1, reruns + 1)
-    ]
-    tuning.run_plan(rerun_specs, executor, progress=progress)
-    rerun_rows = [_rows(spec) for spec in rerun_specs]
-    bests = [_best(rows, key, higher) for rows in rerun_rows]
-    test_bests = [_best(rows, test_key, higher) for rows in rerun_rows]
-    target = statistics.median(bests)
-    reached = [_first_reaching(rows, key, target, higher) for rows in rerun_rows]
-    reaching_steps = [r[1] for r in reached if r is not None]
-    environment = results.environment()
-    entry = {
-        "validation_target_value": round(target, 6),
-        "test_target_value": round(statistics.median(test_bests), 6),
-        "max_allowed_runtime_sec": current.max_allowed_runtime_sec,
-        "eval_period_time_sec": current.eval_period_time_sec,
-        "step_hint": steps,
-        "min_steps_to_target": max(1, min(reaching_steps) // 4),
-        "source": (
-            f"optbench targets (target_setting.py): {len(algorithms)} algorithms x "
-            f"({'self-tuning point + ' if include_defaults else ''}{trials} quasi-random "
-            f"point(s)) of {steps} steps, {reruns} re-runs of the best; "
-            f"{time.strftime('%Y-%m-%d')} on {environment['processor']} "
-            f"({environment['cpu_count']} cores)"
-        ),
-        "target_setting": {
-            "algorithms": list(algorithms),
-            "steps": steps,
-            "eval_every_steps": common["eval_every_steps"],
-            "search": searched,
-            "picked": pick,
-            "rerun_seeds": [s.seed for s in rerun_specs],
-            "rerun_best_validation": bests,
-            "rerun_best_test": test_bests,
-            "rerun_steps_to_target": [r[1] if r else None for r in reached],
-            "steps_needed": max(reaching_steps),
-            "environment": environment,
-        },
+    seeds = [tuning.trial_seed(seed + 1, name, k, 1) for k in range(1, reruns + 1)]
+    rerun_specs = _rerun_specs(search_specs[i_pick], name, seeds, experiment_dir)
+    summary = rerun_summary(_run_reruns(rerun_specs, executor, progress), metric, higher)
+    record = {
+        "algorithms": list(algorithms),
+        "steps": steps,
+        "eval_every_steps": common["eval_every_steps"],
+        "search": searched,
+        "picked": searched[i_pick],
+        "rerun_seeds": seeds,
+        **{k: v for k, v in summary.items() if k.startswith("rerun_")},
     }
+    entry = _entry(current, summary, record, include_defaults, trials, reruns)
     if base is not None:
         entry = {k: v for k, v in entry.items() if k not in BASE_BUDGET_FIELDS}
         entry["source"] += f"; budget, step hint and eval period: {base}'s"
@@ -227,6 +311,96 @@ def set_targets(
         committed = targets_table(name).get(size, {})
         entry.update({k: committed[k] for k in CALIBRATION_FIELDS if k in committed})
     return entry
+
+
+def _entry(
+    current: Settings,
+    summary: dict[str, Any],
+    record: dict[str, Any],
+    include_defaults: bool,
+    trials: int,
+    reruns: int,
+) -> dict[str, Any]:
+    """A targets-file entry from step 3's ``summary`` and the procedure's ``record``, the
+    committed budget kept (step 4 replaces it)."""
+    reaching = [s for s in record["rerun_steps_to_target"] if s is not None]
+    environment = results.environment()
+    steps = record["steps"]
+    return {
+        "validation_target_value": summary["validation_target_value"],
+        "test_target_value": summary["test_target_value"],
+        "max_allowed_runtime_sec": current.max_allowed_runtime_sec,
+        "eval_period_time_sec": current.eval_period_time_sec,
+        "step_hint": steps,
+        "min_steps_to_target": max(1, min(reaching) // 4),
+        "train_gap": summary["train_gap"],
+        "source": (
+            f"optbench targets (target_setting.py): {len(record['algorithms'])} algorithms x "
+            f"({'self-tuning point + ' if include_defaults else ''}{trials} quasi-random "
+            f"point(s)) of {steps} steps, {reruns} re-runs of the best; "
+            f"{time.strftime('%Y-%m-%d')} on {environment['processor']} "
+            f"({environment['cpu_count']} cores)"
+        ),
+        "target_setting": {
+            **record,
+            "steps_needed": max(reaching),
+            "environment": environment,
+        },
+    }
+
+
+def measure_train_gap(
+    name: str,
+    size: str,
+    *,
+    experiment_dir: Path,
+    executor: Any,
+    evals: int = 16,
+    workload_options: dict[str, Any] | None = None,
+    progress: bool = False,
+) -> dict[str, Any]:
+    """Steps 2-3 again for a committed entry: its picked configuration re-run with its recorded
+    seeds, steps and eval period. Returns the entry with ``train_gap`` set at the committed
+    validation target, and under ``target_setting.train_gap_reruns`` the re-runs' results and
+    whether their targets equal the committed ones (``matches_committed``); the committed
+    targets themselves are kept. A hand-set entry (no recorded ``steps``) re-runs ``step_hint``
+    steps, evaluated ``evals`` times, and is compared with its ``procedure_*`` targets."""
+    options = dict(workload_options or {})
+    entry = targets_table(name).get(size)
+    record = (entry or {}).get("target_setting", {})
+    if not {"picked", "rerun_seeds"} <= set(record):
+        raise UserError(f"{name} ({size}) has no recorded re-runs to repeat")
+    probe = get_workload(name, size, **options)
+    higher, metric = probe.metric_higher_is_better, probe.target_metric_name
+    steps = record.get("steps") or settings_for(name, size).step_hint
+    every = record.get("eval_every_steps") or max(1, steps // evals)
+    common = _plan_options(name, size, steps, every, 0, options, higher)
+    pick = record["picked"]
+    template = dataclasses.replace(
+        _algorithm_plan(pick["algorithm"], 1, common, experiment_dir)[0],
+        trial=pick["trial"],
+        hyperparameters=pick["hyperparameters"],
+    )
+    specs = _rerun_specs(template, name, list(record["rerun_seeds"]), experiment_dir)
+    rows = _run_reruns(specs, executor, progress)
+    summary = rerun_summary(rows, metric, higher, target=entry["validation_target_value"])
+    recomputed = rerun_summary(rows, metric, higher)
+    prefix = "procedure_" if "steps" not in record else ""
+    expected = {k: entry.get(prefix + k) for k in ("validation_target_value", "test_target_value")}
+    got = {k: recomputed[k] for k in expected}
+    record["train_gap_reruns"] = {
+        "steps": steps,
+        "eval_every_steps": every,
+        "rerun_best_validation": summary["rerun_best_validation"],
+        "rerun_best_test": summary["rerun_best_test"],
+        "rerun_steps_to_target": summary["rerun_steps_to_target"],
+        "rerun_train_lag_at_target": summary["rerun_train_lag_at_target"],
+        "recomputed_targets": got,
+        "matches_committed": got == expected,
+        "date": time.strftime("%Y-%m-%d"),
+        "environment": results.environment(),
+    }
+    return {**entry, "train_gap": summary["train_gap"], "target_setting": record}
 
 
 def seconds_per_step(

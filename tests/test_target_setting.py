@@ -133,3 +133,82 @@ def test_a_variant_gets_targets_and_keeps_its_base_budget(tmp_path: Path):
         )
     with pytest.raises(UserError, match="time molecules_gnn instead"):
         committed_entry("molecules_gnn_gelu", "smoke")
+
+
+def _row(step: int, validation: float, train: float, metric: str = "accuracy") -> dict:
+    return {"global_step": step, f"validation/{metric}": validation, f"train/{metric}": train}
+
+
+def test_train_gap_from_synthetic_reruns():
+    """Target 0.80 (accuracy): run A first reaches it at step 10 with train 0.74 (lag 0.06), run
+    B at step 20 with train 0.83 (lag -0.03), run C never: gap = 1.5 * 0.06 + 0.01 = 0.1."""
+    a = [_row(1, 0.50, 0.60), _row(10, 0.81, 0.74), _row(20, 0.85, 0.90)]
+    b = [_row(1, 0.40, 0.45), _row(10, 0.79, 0.70), _row(20, 0.80, 0.83)]
+    c = [_row(1, 0.40, 0.45), _row(10, 0.70, 0.75)]
+    lags = [target_setting.train_lag_at_target(r, "accuracy", 0.80, True) for r in (a, b, c)]
+    assert lags == [pytest.approx(0.06), pytest.approx(-0.03), None]
+    assert target_setting.train_gap(lags) == 0.1
+    # lower is better (WER 0.2): train 0.25 at the first eval reaching it lags by 0.05
+    wer = [_row(5, 0.30, 0.20, "wer"), _row(10, 0.19, 0.25, "wer"), _row(15, 0.1, 0.1, "wer")]
+    lag = target_setting.train_lag_at_target(wer, "wer", 0.2, False)
+    assert lag == pytest.approx(0.05)
+    assert target_setting.train_gap([lag, None]) == 0.085
+    # every run fits train past the target: the epsilon alone; no run reaching it: no gap
+    assert target_setting.train_gap([-0.03, -0.2]) == 0.01
+    assert target_setting.train_gap([None, None]) is None
+    # a missing train metric at the reaching eval gives no lag
+    assert (
+        target_setting.train_lag_at_target([{"validation/accuracy": 0.9}], "accuracy", 0.8, True)
+        is None
+    )
+
+
+def test_rerun_summary_and_its_gap_pass_the_plausibility_check():
+    """The medians are the targets, and no re-run is flagged by the gap it set."""
+    from optbench import integrity
+
+    runs = [
+        [_row(10, 0.70, 0.72), _row(20, 0.82, 0.75), _row(30, 0.84, 0.86)],
+        [_row(10, 0.80, 0.79), _row(20, 0.81, 0.85), _row(30, 0.78, 0.90)],
+        [_row(10, 0.60, 0.62), _row(20, 0.75, 0.80), _row(30, 0.80, 0.90)],
+    ]
+    for run in runs:
+        for i, row in enumerate(run):
+            row["test/accuracy"] = 0.5 + 0.1 * i
+    summary = target_setting.rerun_summary(runs, "accuracy", higher=True)
+    assert summary["rerun_best_validation"] == [0.84, 0.81, 0.80]
+    assert summary["validation_target_value"] == 0.81
+    assert summary["test_target_value"] == 0.7
+    assert summary["rerun_steps_to_target"] == [20, 20, None]
+    lags = summary["rerun_train_lag_at_target"]
+    assert lags[0] == pytest.approx(0.06) and lags[1] == pytest.approx(-0.04) and lags[2] is None
+    assert summary["train_gap"] == 0.1
+    for run, step in zip(runs, summary["rerun_steps_to_target"], strict=True):
+        if step is not None:
+            flags = integrity.plausibility_flags(
+                run, step, "accuracy", True, 0.81, None, summary["train_gap"]
+            )
+            assert flags == []
+    # a train metric lagging beyond the gap is flagged
+    leaked = [_row(20, 0.81, 0.81 - summary["train_gap"] - 0.01)]
+    assert integrity.plausibility_flags(leaked, 20, "accuracy", True, 0.81, None, 0.1) != []
+
+
+def test_repeating_the_reruns_gives_the_committed_targets_and_gap(tmp_path: Path, monkeypatch):
+    """measure_train_gap repeats the recorded re-runs exactly: same targets and train_gap as the
+    procedure that recorded them."""
+    entry = _procedure(tmp_path / "procedure", steps=40, evals=4, reruns=2)
+    assert entry["train_gap"] is not None
+    assert entry["train_gap"] == target_setting.train_gap(
+        entry["target_setting"]["rerun_train_lag_at_target"]
+    )
+    monkeypatch.setattr(target_setting, "targets_table", lambda name: {"smoke": entry})
+    again = target_setting.measure_train_gap(
+        "fmnist_mlp", "smoke", experiment_dir=tmp_path / "again", executor=InlineExecutor()
+    )
+    check = again["target_setting"]["train_gap_reruns"]
+    assert check["matches_committed"] is True
+    assert check["rerun_best_validation"] == entry["target_setting"]["rerun_best_validation"]
+    assert again["train_gap"] == entry["train_gap"]
+    assert again["validation_target_value"] == entry["validation_target_value"]
+    assert len(list((tmp_path / "again" / "reruns").rglob("eval_measurements.csv"))) == 2

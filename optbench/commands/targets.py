@@ -17,7 +17,13 @@ from optbench.commands.common import (
     workload_names,
 )
 from optbench.executors import InlineExecutor, LocalProcessExecutor
-from optbench.target_setting import TARGET_SETTERS, calibrate_budget, committed_entry, set_targets
+from optbench.target_setting import (
+    TARGET_SETTERS,
+    calibrate_budget,
+    committed_entry,
+    measure_train_gap,
+    set_targets,
+)
 
 
 def register(subparsers) -> None:
@@ -61,6 +67,12 @@ def register(subparsers) -> None:
         action="store_true",
         help="re-derive only the budgets of the committed targets, timed on this (quiet) machine",
     )
+    budget.add_argument(
+        "--reruns-only",
+        action="store_true",
+        help="repeat only the committed re-runs (picked configuration, recorded seeds) to set "
+        "train_gap and check the committed targets; targets and budget are kept",
+    )
     p.add_argument(
         "--write",
         action="store_true",
@@ -85,6 +97,16 @@ def _main(args: argparse.Namespace) -> int:
         if args.budgets_only:
             entry = committed_entry(name, args.size)
             entry.update(calibrate_budget(name, args.size, entry, workload_options=options))
+        elif args.reruns_only:
+            entry = measure_train_gap(
+                name,
+                args.size,
+                experiment_dir=experiment / name,
+                executor=executor,
+                evals=args.evals,
+                workload_options=options,
+                progress=not args.no_progress,
+            )
         else:
             entry = set_targets(
                 name,
@@ -105,6 +127,13 @@ def _main(args: argparse.Namespace) -> int:
         results.write_json(experiment / name / f"targets_{args.size}.json", entry)
         summary = {k: v for k, v in entry.items() if k != "target_setting"}
         print(f"{name} ({args.size}): {json.dumps(summary)}", flush=True)
+        check = entry.get("target_setting", {}).get("train_gap_reruns")
+        if args.reruns_only and check is not None:
+            print(
+                f"  re-run targets {json.dumps(check['recomputed_targets'])}, "
+                f"equal to the committed ones: {check['matches_committed']}",
+                flush=True,
+            )
         if args.write:
             path = Path(
                 str(resources.files("optbench.workloads").joinpath("targets", f"{name}.json"))

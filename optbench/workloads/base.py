@@ -10,13 +10,8 @@ procedure).
 from __future__ import annotations
 
 import contextlib
-import copy
-import json
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -27,23 +22,28 @@ from torch import nn
 
 from optbench import prng, spec
 from optbench.errors import UserError
+from optbench.workloads.input_queue import batch_indices
+from optbench.workloads.targets import (  # re-exported: callers import them from here
+    BASE_BUDGET_FIELDS,
+    Settings,
+    settings_for,
+    targets_table,
+)
 
 SIZES = ("smoke", "mini")
 
-
-@dataclass(frozen=True)
-class Settings:
-    """Targets, budget and schedule facts of one workload at one size."""
-
-    validation_target_value: float
-    test_target_value: float
-    max_allowed_runtime_sec: float
-    eval_period_time_sec: float
-    step_hint: int
-    source: str = ""
-    min_steps_to_target: int | None = None  # plausibility floor (see optbench.integrity)
-    train_gap: float | None = None  # how far train may lag validation at target
-    calibration_gflops: float | None = None  # speed probe on the calibration machine
+__all__ = [
+    "BASE_BUDGET_FIELDS",
+    "SIZES",
+    "ClassificationWorkload",
+    "Settings",
+    "SplitObjectWorkload",
+    "TorchWorkload",
+    "masked_loss",
+    "parameter_types",
+    "settings_for",
+    "targets_table",
+]
 
 
 def masked_loss(
@@ -58,46 +58,6 @@ def masked_loss(
     else:
         n_valid = torch.as_tensor(per_example.numel(), device=per_example.device)
     return {"summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example}
-
-
-def targets_table(name: str) -> dict[str, Any]:
-    """The committed targets file of workload ``name`` (size -> entry), as a fresh copy."""
-    return copy.deepcopy(_targets(name))
-
-
-@cache
-def _targets(name: str) -> dict[str, Any]:
-    path = resources.files("optbench.workloads").joinpath("targets", f"{name}.json")
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-# AlgoPerf: "variants keep the base budget"; so do their step hint, eval period and calibration.
-BASE_BUDGET_FIELDS = (
-    "max_allowed_runtime_sec",
-    "eval_period_time_sec",
-    "step_hint",
-    "calibration_gflops",
-)
-
-
-def settings_for(name: str, size: str) -> Settings:
-    """The committed targets and budget of workload ``name`` at ``size``.
-
-    They live in ``optbench/workloads/targets/<name>.json``, one object per size, written by the
-    target-setting procedure. A variant has its own targets and its base workload's
-    :data:`BASE_BUDGET_FIELDS`.
-    """
-    from optbench.workloads import WORKLOADS  # the registry imports this module
-
-    entry = _targets(name).get(size)
-    if entry is None:
-        raise UserError(f"no targets recorded for workload {name!r} at size {size!r}")
-    base = getattr(WORKLOADS.get(name), "base_name", None)
-    if base is not None:
-        base_entry = _targets(base).get(size, {})
-        entry = {**entry, **{k: base_entry[k] for k in BASE_BUDGET_FIELDS if k in base_entry}}
-    fields = Settings.__dataclass_fields__
-    return Settings(**{k: v for k, v in entry.items() if k in fields})
 
 
 _NORM_TYPES = {
@@ -206,15 +166,9 @@ class TorchWorkload(spec.Workload):
     ) -> Iterator[dict[str, torch.Tensor]]:
         """Shuffled batches of ``split`` forever, reshuffled each epoch (partial batch dropped)."""
         x, y = self._split(split)
-        n = len(x)
-        if global_batch_size > n:
-            raise UserError(f"batch size {global_batch_size} exceeds the {n} {split} examples")
-        generator = torch.Generator().manual_seed(prng.to_seed(data_rng))
-        while True:
-            order = torch.randperm(n, generator=generator).to(self.device)
-            for start in range(0, n - global_batch_size + 1, global_batch_size):
-                idx = order[start : start + global_batch_size]
-                yield {"inputs": x[idx], "targets": y[idx]}
+        for idx in batch_indices(data_rng, len(x), global_batch_size, split):
+            idx = idx.to(self.device)
+            yield {"inputs": x[idx], "targets": y[idx]}
 
     @property
     def num_train_examples(self) -> int:
@@ -498,13 +452,8 @@ class SplitObjectWorkload(TorchWorkload):
         """``split.batch(indices)`` of shuffled batches forever, reshuffled each epoch (the last
         partial batch dropped); indices are numpy int64 arrays."""
         data, n = self._split(split), self._split_size(split)
-        if global_batch_size > n:
-            raise UserError(f"batch size {global_batch_size} exceeds the {n} {split} examples")
-        rng = np.random.default_rng(prng.to_seed(data_rng))
-        while True:
-            order = rng.permutation(n)
-            for start in range(0, n - global_batch_size + 1, global_batch_size):
-                yield data.batch(order[start : start + global_batch_size])
+        for idx in batch_indices(data_rng, n, global_batch_size, split):
+            yield data.batch(idx.numpy())
 
     def _eval_order(self, split: str) -> np.ndarray:
         """The order in which an eval walks the split's examples (metrics are sums, so any order

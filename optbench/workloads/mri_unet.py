@@ -20,8 +20,8 @@ from torch import nn
 
 from optbench import prng, spec
 from optbench.data import mri
-from optbench.errors import UserError
 from optbench.workloads.base import TorchWorkload, masked_loss
+from optbench.workloads.input_queue import batch_indices
 
 # size -> (volume file, resolution, base channels, pooling levels)
 _SIZES = {"smoke": ("ch2.nii.gz", 32, 8, 2), "mini": ("ch2better.nii.gz", 64, 16, 3)}
@@ -176,22 +176,14 @@ class MriUnet(TorchWorkload):
             yield from super()._build_input_queue(data_rng, split, data_dir, global_batch_size)
             return
         _, y = self._split("train")
-        n = len(y)
-        if global_batch_size > n:
-            raise UserError(f"batch size {global_batch_size} exceeds the {n} train examples")
-        seed = prng.to_seed(data_rng)
-        generator = torch.Generator().manual_seed(seed)
-        mask_rng = np.random.default_rng(seed)
-        width = y.shape[-1]
-        while True:
-            order = torch.randperm(n, generator=generator).to(self.device)
-            for start in range(0, n - global_batch_size + 1, global_batch_size):
-                target = y[order[start : start + global_batch_size]]
-                masks = torch.from_numpy(mri.random_masks(mask_rng, len(target), width))
-                kspace = torch.fft.fftshift(torch.fft.fft2(target), dim=(-2, -1))
-                kspace = kspace * masks[:, None, None, :].to(self.device)
-                inputs = torch.fft.ifft2(torch.fft.ifftshift(kspace, dim=(-2, -1))).abs()
-                yield {"inputs": inputs.float(), "targets": target}
+        mask_rng = np.random.default_rng(prng.to_seed(data_rng))
+        for idx in batch_indices(data_rng, len(y), global_batch_size, split):
+            target = y[idx.to(self.device)]
+            masks = torch.from_numpy(mri.random_masks(mask_rng, len(target), y.shape[-1]))
+            kspace = torch.fft.fftshift(torch.fft.fft2(target), dim=(-2, -1))
+            kspace = kspace * masks[:, None, None, :].to(self.device)
+            inputs = torch.fft.ifft2(torch.fft.ifftshift(kspace, dim=(-2, -1))).abs()
+            yield {"inputs": inputs.float(), "targets": target}
 
     def _build_model(self) -> nn.Module:
         _, _, channels, levels = _SIZES[self.size]
