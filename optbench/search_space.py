@@ -166,8 +166,13 @@ def load(path: str | Path) -> SearchSpace:
 
 
 def as_hyperparameters(point: Mapping[str, Any]) -> Any:
-    """A namedtuple with the point's keys (what AlgoPerf passes as ``hyperparameters``)."""
+    """A namedtuple with the point's keys (what AlgoPerf passes as ``hyperparameters``).
+
+    Its class is made per point, so it pickles (for a trial in another process) by rebuilding
+    from the point rather than by looking the class up.
+    """
     cls = collections.namedtuple("Hyperparameters", sorted(point))
+    cls.__reduce__ = lambda self: (as_hyperparameters, (self._asdict(),))
     return cls(**{k: _plain(v) for k, v in point.items()})
 
 

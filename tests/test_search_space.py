@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -76,6 +78,13 @@ def test_hyperparameters_namedtuple():
     hp = search_space.as_hyperparameters({"learning_rate": np.float64(0.5), "beta2": 0.9})
     assert hp.learning_rate == 0.5 and type(hp.learning_rate) is float
     assert hp._asdict() == {"beta2": 0.9, "learning_rate": 0.5}
+
+
+def test_hyperparameters_pickle_and_copy_as_the_same_point():
+    hp = search_space.as_hyperparameters({"learning_rate": 0.5, "beta2": 0.9})
+    for again in (pickle.loads(pickle.dumps(hp)), copy.deepcopy(hp)):
+        assert again == hp and again._asdict() == {"beta2": 0.9, "learning_rate": 0.5}
+        assert type(again).__name__ == "Hyperparameters" and again.learning_rate == 0.5
 
 
 def test_range_endpoints():
