@@ -427,6 +427,8 @@ class ProcessWorker:
         """Stop every thread of the worker (and of its children) until the next request."""
         if sys.platform != "win32" and not self._stopped and self._process.is_alive():
             os.killpg(self._process.pid, signal.SIGSTOP)
+            # A signal is delivered asynchronously: wait until every thread has stopped.
+            os.waitpid(self._process.pid, os.WUNTRACED)
             self._stopped = True
 
     def _resume(self) -> None:

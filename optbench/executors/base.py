@@ -39,7 +39,7 @@ def execute(spec: TrialSpec, progress: bool = False) -> dict:
     from optbench import checkpoint, search_space
     from optbench.errors import UserError
     from optbench.runner import run_trial
-    from optbench.submission import load_submission
+    from optbench.submission_source import describe
     from optbench.workloads import get_workload
 
     out = Path(spec.trial_dir)
@@ -47,7 +47,7 @@ def execute(spec: TrialSpec, progress: bool = False) -> dict:
     if out.exists() and not resume:
         shutil.rmtree(out)  # an unfinished earlier attempt: start the trial afresh
     try:
-        submission = load_submission(spec.submission, spec.import_root)
+        submission = describe(spec.submission, spec.import_root)  # imported by the trial's worker
         if spec.submission_digest and submission.digest != spec.submission_digest:
             raise UserError(
                 f"the source of {spec.submission_name!r} changed since the study was planned "
