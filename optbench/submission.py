@@ -159,7 +159,8 @@ def load_submission(name_or_path: str, import_root: str | Path | None = None) ->
         name = sources.submission_name(file)
     beside = file.resolve().parent / "tuning_search_space.json"
     loaded = from_module(module, name, beside if beside.exists() else None)
-    return replace(loaded, source=str(file.resolve()), digest=sources.digest(file))
+    # The name is where optbench found the submission, never what it declares about itself.
+    return replace(loaded, name=name, source=str(file.resolve()), digest=sources.digest(file))
 
 
 def worker_source(name_or_path: str) -> str:
