@@ -1,70 +1,81 @@
-"""How much time does the runner add to each timed step? (side by side, one process)
+"""What does supervision cost? Steps per second of the supervised trial against the unsupervised
+one, side by side, per workload.
 
-Runs the same submission (NadamW) on the same workload for N steps twice, interleaved R times:
-(a) a bare loop calling data_selection + update_params, (b) optbench's runner (timed loop, one eval
-at the first and last step). Prints the median per-step time of each and their ratio; the runner's
-own overhead per step is the difference. Usage:
+For each workload, the same trial (NadamW's self-tuning point, seed 0, the workload's own eval
+period, a step cap) runs R times in each mode, interleaved: (a) unsupervised, the submission in
+the runner's process; (b) supervised, the submission in a worker process paused while the runner
+evaluates. Both record steps / submission time; the ratio supervised / unsupervised of the medians
+is the supervision's cost on the timed work (the goal: at least 0.98 everywhere). Usage:
 
-    python benchmarks/runner_overhead.py [--workload fmnist_mlp] [--size mini] [--steps 300]
+    python benchmarks/runner_overhead.py [--workloads fmnist_mlp speech_lstm ...] [--size mini]
+        [--seconds 20] [--repeats 3]
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
-from optbench import prng
 from optbench.runner import run_trial
-from optbench.submission import load_submission
-from optbench.workloads import get_workload
+from optbench.submission_source import describe
+from optbench.workloads import DEFAULT_SUITE, get_workload
 
 
-def bare_loop(workload, submission, steps: int) -> float:
-    model, state = workload.init_model_fn(prng.key(0))
-    opt = submission.init_optimizer_state(workload, model, state, None, prng.key(1))
-    queue = workload._build_input_queue(prng.key(2), "train", None, 128)
-    types = workload.model_params_types
-    start = time.perf_counter()
-    for step in range(steps):
-        batch = submission.data_selection(workload, queue, opt, model, state, None, step, None)
-        opt, model, state = submission.update_params(
-            workload, model, types, state, None, batch, workload.loss_type, opt, [], step, None
-        )
-    return (time.perf_counter() - start) / steps
-
-
-def runner_loop(workload, submission, steps: int) -> float:
+def trial_speed(workload, source, supervised: bool, steps: int) -> float:
+    """Steps per second of submission time of one capped trial."""
     result = run_trial(
         workload,
-        submission,
+        source if supervised else source(),
+        supervised=supervised,
         max_steps=steps,
         probe_speed=False,
-        eval_every_steps=10**9,
-        batch_size=128,
+        budget_scale=100.0,  # the step cap ends the trial, not the budget
     )
-    return result.submission_time / steps
+    if result.status != "completed":
+        raise SystemExit(f"{workload.name}: {result.failure}")
+    return result.global_step / result.submission_time
+
+
+def measure(name: str, size: str, seconds: float, repeats: int) -> dict[str, float]:
+    """Median steps/s of each mode, interleaved ``repeats`` times."""
+    workload = get_workload(name, size)
+    workload.load_data()
+    source = describe("nadamw")
+    probe = trial_speed(workload, source, False, 5)
+    steps = max(20, round(seconds * probe))
+    plain, supervised = [], []
+    for _ in range(repeats):
+        plain.append(trial_speed(workload, source, False, steps))
+        supervised.append(trial_speed(workload, source, True, steps))
+    return {
+        "steps": steps,
+        "unsupervised": statistics.median(plain),
+        "supervised": statistics.median(supervised),
+        "runs_unsupervised": plain,
+        "runs_supervised": supervised,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workload", default="fmnist_mlp")
+    parser.add_argument("--workloads", nargs="+", default=list(DEFAULT_SUITE))
     parser.add_argument("--size", default="mini")
-    parser.add_argument("--steps", type=int, default=300)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--seconds", type=float, default=20.0, help="per trial, roughly")
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    workload = get_workload(args.workload, args.size)
-    workload.load_data()
-    submission = load_submission("nadamw")
-    bare, timed = [], []
-    for _ in range(args.repeats):
-        bare.append(bare_loop(workload, submission, args.steps))
-        timed.append(runner_loop(workload, submission, args.steps))
-    b, t = statistics.median(bare), statistics.median(timed)
-    print(f"{args.workload} ({args.size}), {args.steps} steps x {args.repeats} repeats")
-    print(f"bare loop : {b * 1e3:.3f} ms/step (runs: {', '.join(f'{x * 1e3:.2f}' for x in bare)})")
-    print(f"runner    : {t * 1e3:.3f} ms/step (runs: {', '.join(f'{x * 1e3:.2f}' for x in timed)})")
-    print(f"ratio runner/bare: {t / b:.3f}; overhead {1e6 * (t - b):.0f} us/step")
+    print(f"{'workload':<18} {'steps':>6} {'unsup. steps/s':>15} {'sup. steps/s':>13} {'ratio':>6}")
+    for name in args.workloads:
+        m = measure(name, args.size, args.seconds, args.repeats)
+        ratio = m["supervised"] / m["unsupervised"]
+        runs = " ".join(
+            f"{a:.1f}/{b:.1f}"
+            for a, b in zip(m["runs_unsupervised"], m["runs_supervised"], strict=True)
+        )
+        print(
+            f"{name:<18} {m['steps']:>6} {m['unsupervised']:>15.2f} {m['supervised']:>13.2f} "
+            f"{ratio:>6.3f}   runs (unsup/sup): {runs}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":
