@@ -61,7 +61,7 @@ import math
 import os
 import re
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -71,6 +71,7 @@ import pandas as pd
 
 from optbench import presets
 from optbench.errors import UserError
+from optbench.results import file_digests
 
 MODES = ("algoperf", "optbench")
 TIME_COLUMN = "score"
@@ -95,6 +96,8 @@ _STUDY_RE = re.compile(r"study_(\d+)$")
 _TRIAL_RE = re.compile(r"trial_(\d+)$")
 _WORKLOAD_RE = re.compile(r"(.+)_(jax|pytorch)$")
 _ARRAY_COLUMNS = ("time", "accumulated_submission_time", "global_step")
+FLAG_TARGET_DIFFERS = "target differs from the committed one"
+FLAG_ALTERED = "results altered after the run"
 _TRIAL_KEYS = (
     "submission",
     "workload",
@@ -165,13 +168,16 @@ class Targets:
     """Targets of every known workload plus the scored (base) and held-out workload lists.
 
     ``base_workloads``/``held_out_workloads`` are ``None`` when the source did not say; they
-    are then filled from the experiment by :func:`resolve_targets`.
+    are then filled from the experiment by :func:`resolve_targets`. ``committed``: the
+    workloads whose target is the one optbench commits (:func:`committed_target`), against
+    which their trials' recorded targets are checked.
     """
 
     workloads: Mapping[str, WorkloadTarget]
     base_workloads: tuple[str, ...] | None = None
     held_out_workloads: tuple[str, ...] | None = None
     source: str = ""
+    committed: tuple[str, ...] = ()  # workloads whose target is optbench's committed one
 
     def get(self, workload: str) -> WorkloadTarget:
         """The target of ``workload``; UserError when there is none."""
@@ -201,6 +207,11 @@ def _target_from_spec(name: str, spec: Any, where: str) -> WorkloadTarget:
         raise UserError(
             f"malformed targets in {where}: {name!r} needs target_metric_name (string) and "
             "validation_target_value (number)"
+        )
+    if not math.isfinite(value):  # NaN never compares as reached; inf always would
+        raise UserError(
+            f"malformed targets in {where}: {name!r} validation_target_value must be a finite "
+            f"number, got {value}"
         )
     goal = spec.get("target_metric_goal")
     higher = spec.get("metric_higher_is_better")
@@ -268,15 +279,67 @@ def _prefix_base(name: str, names: Sequence[str]) -> str | None:
     return max(candidates, key=len) if candidates else None
 
 
+def committed_target(workload: str, size: str) -> WorkloadTarget | None:
+    """The target optbench commits for one of its workloads at ``size`` (metric, value and
+    direction, from the workload registry); None for a workload it does not know."""
+    try:
+        from optbench.workloads import WORKLOADS
+        from optbench.workloads.base import settings_for
+    except ImportError:  # pragma: no cover - a broken installation scores by the logs alone
+        return None
+    cls = WORKLOADS.get(workload)
+    if cls is None:
+        return None
+    try:
+        settings = settings_for(workload, size)
+        facts = cls.__new__(cls)  # metric name and direction are class facts: no data loaded
+        metric, higher = facts.target_metric_name, facts.metric_higher_is_better
+    except (UserError, AttributeError, TypeError):
+        return None
+    return WorkloadTarget(workload, metric, float(settings.validation_target_value), not higher)
+
+
+def _optbench_size(meta: Any) -> str | None:
+    """The size an optbench trial ran at (its meta_data.json), None for other logs."""
+    if not isinstance(meta, Mapping) or meta.get("format") == ALGOPERF_META:
+        return None
+    size = (meta.get("workload") or {}).get("size")
+    return size if isinstance(size, str) else None
+
+
+def _committed_targets(trials: pd.DataFrame) -> dict[str, WorkloadTarget]:
+    """The committed target of every optbench workload the trials ran (by the size they
+    record); a workload run at two sizes cannot be scored against one target."""
+    sizes: dict[str, set[str]] = {}
+    for row in trials.itertuples(index=False):
+        size = _optbench_size(row.meta)
+        if size is not None:
+            sizes.setdefault(row.workload, set()).add(size)
+    committed = {}
+    for workload, found in sizes.items():
+        if len(found) > 1:
+            raise UserError(
+                f"the trials of {workload} ran at sizes {', '.join(sorted(found))}: score each "
+                "size's experiment directory apart"
+            )
+        target = committed_target(workload, found.pop())
+        if target is not None:
+            committed[workload] = target
+    return committed
+
+
 def targets_from_metadata(trials: pd.DataFrame, held_out: bool = True) -> Targets:
     """Targets read from the meta data beside each trial.
 
     optbench's ``meta_data.json`` declares each workload's base (``base_workload``: null for a
     base) and ``held_out`` flag; variants flagged ``held_out`` are held-out workloads when
-    ``held_out`` is true (else they are reported but not scored). AlgoPerf's
+    ``held_out`` is true (else they are reported but not scored). The target of an optbench
+    workload is the committed one (:func:`committed_target`), whatever a trial's meta data
+    says: a trial recording another is flagged (:func:`target_flags`). AlgoPerf's
     ``meta_data_0.json`` says neither, so there a workload whose name extends another
     workload's of the same logs (``ogbg_gelu`` next to ``ogbg``) is that workload's variant.
     """
+    committed = _committed_targets(trials)
     workloads: dict[str, WorkloadTarget] = {}
     flagged: set[str] = set()
     from_algoperf: set[str] = set()
@@ -286,6 +349,14 @@ def targets_from_metadata(trials: pd.DataFrame, held_out: bool = True) -> Target
         spec = row.meta.get("workload")
         if not isinstance(spec, Mapping):
             raise UserError(f"malformed meta_data.json in {row.path}: no 'workload' object")
+        target = committed.get(row.workload)
+        if target is not None:  # only the budget and the base/held-out facts come from the logs
+            spec = {
+                **spec,
+                "target_metric_name": target.metric,
+                "metric_higher_is_better": not target.minimize,
+                "validation_target_value": target.value,
+            }
         workloads[row.workload] = _target_from_spec(row.workload, spec, f"{row.path}")
         if row.meta.get("format") == ALGOPERF_META:
             from_algoperf.add(row.workload)
@@ -298,7 +369,35 @@ def targets_from_metadata(trials: pd.DataFrame, held_out: bool = True) -> Target
     bases = tuple(sorted(w for w, t in workloads.items() if t.base_workload is None))
     held = tuple(sorted(flagged)) if held_out else ()
     source = "meta_data_0.json (AlgoPerf)" if from_algoperf else "meta_data.json"
-    return Targets(workloads, bases, held, source)
+    if committed:
+        source += " and the committed targets of optbench's workloads"
+    return Targets(workloads, bases, held, source, tuple(sorted(committed)))
+
+
+def _describe_target(metric: Any, value: Any, minimize: bool) -> str:
+    return f"validation/{metric} {'<=' if minimize else '>='} {value}"
+
+
+def target_flags(trials: pd.DataFrame, targets: Targets) -> dict[int, str]:
+    """:data:`FLAG_TARGET_DIFFERS` for each optbench trial (by ``order``) whose meta_data.json
+    records a target other than the committed one its workload is scored against."""
+    flags = {}
+    for row in trials.itertuples(index=False):
+        spec = row.meta.get("workload") if _optbench_size(row.meta) else None
+        if row.workload not in targets.committed or not isinstance(spec, Mapping):
+            continue
+        target = targets.workloads[row.workload]
+        recorded = (
+            spec.get("target_metric_name"),
+            spec.get("validation_target_value"),
+            not spec.get("metric_higher_is_better", not target.minimize),
+        )
+        if recorded != (target.metric, target.value, target.minimize):
+            flags[row.order] = (
+                f"{FLAG_TARGET_DIFFERS} (recorded {_describe_target(*recorded)}, committed "
+                f"{_describe_target(target.metric, target.value, target.minimize)})"
+            )
+    return flags
 
 
 def preset_targets(preset: Preset) -> Targets | None:
@@ -382,7 +481,7 @@ def resolve_targets(trials: pd.DataFrame, targets: Targets | None, preset: Prese
         )
     if not bases:
         raise UserError(f"no base workload to score (targets from {targets.source})")
-    return Targets(workloads, tuple(bases), tuple(held), targets.source)
+    return Targets(workloads, tuple(bases), tuple(held), targets.source, targets.committed)
 
 
 # --------------------------------------------------------------------------------------------
@@ -471,24 +570,60 @@ def _parse_group(header: str, bodies: list[str], rows: list[int]) -> list[dict] 
     return [{c: chunk[:, j] for j, c in enumerate(frame.columns)} for chunk in chunks]
 
 
-def _read_measurements(paths: Sequence[Path]) -> list[tuple[dict[str, np.ndarray] | None, str]]:
-    """The needed columns of many eval_measurements.csv files, or (None, reason) for each.
+def _odd_rows(header: str, body: str) -> str:
+    """What is wrong with the lines of an eval_measurements.csv body ("" when nothing is).
+
+    Every line has as many fields as the header and ends with a newline (AlgoPerf and optbench
+    both write it so). A line of fewer fields was cut short and reads as NaN, which silently
+    turns a reached target into "never"; a last line without its newline may have been cut
+    inside a number. Such files are read as they are (as AlgoPerf's scorer reads them) and
+    their trials flagged.
+    """
+    if not body or '"' in body:
+        return ""
+    fields = header.count(",")
+    lines = body.splitlines()
+    odd = [
+        (n, line.count(",")) for n, line in enumerate(lines) if line and line.count(",") != fields
+    ]
+    problems = [f"line {n + 2} has {commas + 1} of {fields + 1} fields" for n, commas in odd[:1]]
+    if not body.endswith("\n"):
+        problems.append("its last line has no newline")
+    if not problems:
+        return ""
+    return f"{MEASUREMENTS_FILE} is cut short or malformed ({', '.join(problems)})"
+
+
+@dataclass(frozen=True)
+class _Measured:
+    """One eval_measurements.csv: its columns (None if unreadable), why not, and what was
+    wrong with the rows that were read (a flag)."""
+
+    columns: dict[str, np.ndarray] | None
+    reason: str = ""
+    problem: str = ""
+
+
+def _read_measurements(paths: Sequence[Path]) -> list[_Measured]:
+    """The needed columns of many eval_measurements.csv files (see :class:`_Measured`).
 
     Files with the same header are parsed together (thousands of small CSVs load in about a
     second); a group that does not parse cleanly falls back to one file at a time.
     """
-    results: list[tuple[dict[str, np.ndarray] | None, str]] = [(None, "")] * len(paths)
+    found: list[_Measured] = [_Measured(None)] * len(paths)
+    problems: dict[int, str] = {}
     groups: dict[str, list[tuple[int, str]]] = {}
     for i, path in enumerate(paths):
         try:
             text = path.read_text()
         except FileNotFoundError:
-            results[i] = (None, f"no {MEASUREMENTS_FILE}")
+            found[i] = _Measured(None, f"no {MEASUREMENTS_FILE}")
             continue
         except (OSError, UnicodeDecodeError) as exc:
-            results[i] = (None, f"unreadable {MEASUREMENTS_FILE}: {exc}")
+            found[i] = _Measured(None, f"unreadable {MEASUREMENTS_FILE}: {exc}")
             continue
         header, _, body = text.partition("\n")
+        problems[i] = _odd_rows(header, body)
         if body and not body.endswith("\n"):
             body += "\n"
         groups.setdefault(header.strip(), []).append((i, body))
@@ -496,8 +631,9 @@ def _read_measurements(paths: Sequence[Path]) -> list[tuple[dict[str, np.ndarray
         bodies = [body for _, body in members]
         parsed = _parse_group(header, bodies, [body.count("\n") for body in bodies])
         for k, (i, body) in enumerate(members):
-            results[i] = _with_time(parsed[k]) if parsed else _parse_one(header + "\n" + body)
-    return results
+            columns, reason = _with_time(parsed[k]) if parsed else _parse_one(header + "\n" + body)
+            found[i] = _Measured(columns, reason, problems[i])
+    return found
 
 
 def _algoperf_meta(trial_dir: Path, workload: str) -> dict[str, Any] | None:
@@ -521,12 +657,36 @@ def _algoperf_meta(trial_dir: Path, workload: str) -> dict[str, Any] | None:
     return {"workload": props, "format": ALGOPERF_META}
 
 
+def _result_flags(trial_dir: Path, result: Mapping[str, Any] | None) -> list[str]:
+    """The flags the runner recorded in ``result.json``, and :data:`FLAG_ALTERED` when the
+    files it recorded digests of (``files_sha256``) no longer match them."""
+    if result is None:
+        return []
+    flags = [str(f) for f in result.get("flags") or () if f]
+    recorded = result.get("files_sha256")
+    if isinstance(recorded, Mapping) and recorded:
+        names = [n for n in recorded if isinstance(n, str) and Path(n).name == n]
+        now = file_digests(trial_dir, names)
+        changed = sorted(str(n) for n, digest in recorded.items() if now.get(n) != digest)
+        if changed:
+            flags.append(f"{FLAG_ALTERED} ({', '.join(changed)} changed)")
+    return flags
+
+
+def _status(result: Mapping[str, Any] | None, ours: bool, measured: _Measured) -> tuple[str, str]:
+    """A trial's status (ok or failed) and the reason it failed."""
+    status = "ok" if measured.columns is not None else "failed"
+    reason = measured.reason
+    if result is not None and result.get("status") not in (None, "completed"):
+        failure = str(result.get("failure") or "").split("\n", 1)[0]
+        status, reason = "failed", str(result.get("reason") or failure or result.get("status"))
+    elif result is None and ours and status == "ok":
+        status, reason = "failed", "no result.json (crashed or unfinished)"
+    return status, reason
+
+
 def _trial_record(
-    submission: str,
-    study: int,
-    wl_dir: Path,
-    trial_dir: Path,
-    measured: tuple[dict[str, np.ndarray] | None, str],
+    submission: str, study: int, wl_dir: Path, trial_dir: Path, measured: _Measured
 ) -> dict[str, Any]:
     match = _WORKLOAD_RE.match(wl_dir.name)
     workload, framework = (match.group(1), match.group(2)) if match else (wl_dir.name, "")
@@ -535,12 +695,8 @@ def _trial_record(
     if not ours:
         meta = _algoperf_meta(trial_dir, workload)
     result = _read_json(trial_dir / "result.json")
-    columns, reason = measured
-    status = "ok" if columns is not None else "failed"
-    if result is not None and result.get("status") not in (None, "completed"):
-        status, reason = "failed", str(result.get("reason") or result.get("status"))
-    elif result is None and ours and status == "ok":
-        status, reason = "failed", "no result.json (crashed or unfinished)"
+    status, reason = _status(result, ours, measured)
+    flags = _result_flags(trial_dir, result) + ([measured.problem] if measured.problem else [])
     record: dict[str, Any] = {
         "submission": submission,
         "study": study,
@@ -550,10 +706,11 @@ def _trial_record(
         "path": str(trial_dir),
         "status": status,
         "reason": reason,
-        "has_evals": columns is not None,
+        "has_evals": measured.columns is not None,
         "meta": meta,
+        "flags": flags,
     }
-    record.update(columns or {})
+    record.update(measured.columns or {})
     return record
 
 
@@ -656,25 +813,78 @@ def time_to_target(
     return index, float(np.asarray(times, dtype=float)[index])
 
 
-def trial_times(trials: pd.DataFrame, targets: Targets) -> pd.DataFrame:
+def trial_times(
+    trials: pd.DataFrame, targets: Targets, not_reached: Collection[int] = ()
+) -> pd.DataFrame:
     """Per-trial time to target (inf if never reached or failed) and its eval index (-1).
 
-    Trials of workloads without a target are left out. Columns: submission, workload, study,
-    trial, framework, order, status, reason, has_evals, eval_index, time.
+    Trials of workloads without a target are left out; a trial whose measurements lack the
+    target metric's column failed (a workload none of whose trials has it is an error, see
+    :func:`check_target_columns`); the trials numbered ``not_reached`` (``order``) count as
+    never reaching the target (flagged trials under ``strict``). Columns: submission,
+    workload, study, trial, framework, order, status, reason, has_evals, eval_index, time.
     """
     rows = []
+    excluded = set(not_reached)
     for row in trials.to_dict("records"):
         target = targets.workloads.get(row["workload"])
         if target is None:
             continue
         index, time = -1, math.inf
-        values = row.get(target.column)
-        if row["status"] == "ok" and isinstance(values, np.ndarray):
-            index, time = time_to_target(values, row["time"], target.value, target.minimize)
         entry = {k: row[k] for k in _TRIAL_KEYS}
+        values = row.get(target.column)
+        if row["status"] == "ok" and not isinstance(values, np.ndarray):
+            entry.update(status="failed", reason=f"no {target.column} in {MEASUREMENTS_FILE}")
+        elif row["status"] == "ok" and row["order"] not in excluded:
+            index, time = time_to_target(values, row["time"], target.value, target.minimize)
         entry.update(eval_index=index, time=time)
         rows.append(entry)
     return pd.DataFrame(rows, columns=[*_TRIAL_KEYS, "eval_index", "time"])
+
+
+def check_target_columns(trials: pd.DataFrame, targets: Targets) -> None:
+    """A one-line error for a workload none of whose measured trials has its target metric's
+    column (a misspelt metric in a targets file would make every trial "never")."""
+    measured = trials[trials["has_evals"].astype(bool)]
+    for workload, group in measured.groupby("workload"):
+        target = targets.workloads.get(str(workload))
+        if target is None or (target.column in group and group[target.column].notna().any()):
+            continue
+        have = sorted(
+            c for c in group.columns if c.startswith("validation/") and group[c].notna().any()
+        )
+        raise UserError(
+            f"no trial of {workload} has {target.column}, its target metric (targets from "
+            f"{targets.source}); its eval_measurements.csv hold {', '.join(have) or 'none'}"
+        )
+
+
+FLAG_COLUMNS = ("submission", "workload", "study", "trial", "flag")
+FAILURE_COLUMNS = ("submission", "study", "workload", "trial", "reason")
+
+
+def trial_flags(trials: pd.DataFrame, targets: Targets) -> pd.DataFrame:
+    """One row per flag of a scored trial: the runner's (result.json), an altered or truncated
+    file's, and a recorded target other than the committed one. Columns: FLAG_COLUMNS and
+    ``order`` (the trial's row in ``trials``)."""
+    by_target = target_flags(trials, targets)
+    rows = []
+    for row in trials.itertuples(index=False):
+        if row.workload not in targets.workloads:
+            continue
+        extra = [by_target[row.order]] if row.order in by_target else []
+        for flag in [*row.flags, *extra]:
+            rows.append(
+                {
+                    "submission": row.submission,
+                    "workload": row.workload,
+                    "study": row.study,
+                    "trial": row.trial,
+                    "flag": flag,
+                    "order": row.order,
+                }
+            )
+    return pd.DataFrame(rows, columns=[*FLAG_COLUMNS, "order"])
 
 
 def study_times(trials_times: pd.DataFrame, mode: str = "optbench") -> pd.DataFrame:
@@ -1067,6 +1277,8 @@ class Leaderboard:
     seconds that replaced never-reached times in the speed-ups. ``missing_workloads``: base
     or held-out workloads nobody ran, left out on request. ``ties``/``tie_scores``: see
     :func:`order_ties` and :func:`tie_scores` (algoperf mode only; empty otherwise).
+    ``flags``: one row per flag of a scored trial (:func:`trial_flags`); under ``strict``
+    flagged trials counted as never reaching the target.
     """
 
     preset: str
@@ -1091,6 +1303,8 @@ class Leaderboard:
     missing_workloads: tuple[str, ...] = ()
     ties: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=TIE_COLUMNS))
     tie_scores: pd.DataFrame = field(default_factory=pd.DataFrame)
+    flags: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=FLAG_COLUMNS))
+    strict: bool = False
 
     @property
     def submissions(self) -> list[str]:
@@ -1330,6 +1544,61 @@ def _notes(
     return notes
 
 
+def _load_for_scoring(
+    path: str | os.PathLike[str],
+    chosen: Preset,
+    targets: str | os.PathLike[str] | Targets | None,
+    baseline: str | None,
+    ruleset: str | None,
+) -> tuple[pd.DataFrame, str, Targets]:
+    """The trials of one ruleset, its name and the resolved targets; the baseline checked."""
+    trials, ruleset = _load_ruleset(path, ruleset)
+    if baseline is not None and baseline not in set(trials["submission"]):
+        known = ", ".join(sorted(trials["submission"].unique()))
+        raise UserError(f"unknown baseline submission {baseline!r} (known: {known})")
+    given = load_targets(targets) if isinstance(targets, str | os.PathLike) else targets
+    resolved = resolve_targets(trials, given, chosen)
+    check_target_columns(trials, resolved)
+    return trials, ruleset, resolved
+
+
+def _per_trial(
+    trials: pd.DataFrame, targets: Targets, strict: bool
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-trial times (flagged trials never reach under ``strict``) and the flags."""
+    flags = trial_flags(trials, targets)
+    per_trial = trial_times(trials, targets, set(flags["order"]) if strict else ())
+    if per_trial.empty:
+        raise UserError(f"no trial of a workload with a target (targets: {targets.source})")
+    return per_trial, flags.drop(columns="order").reset_index(drop=True)
+
+
+def _score_table(
+    times: pd.DataFrame, per_study: pd.DataFrame, targets: Targets, mode: str, options: dict
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Scores (with intervals and speed-ups, best first), the time intervals, the scored times
+    and the profiles."""
+    scored = apply_scoring_rules(times, targets, mode)
+    profiles = performance_profiles(scored, len(targets.base_workloads or ()))
+    scores = benchmark_scores(profiles).to_frame("score")
+    scores[["ci_low", "ci_high"]], time_low, time_high = _intervals(
+        per_study, targets, mode, options["n_bootstrap"], options["seed"], times
+    )
+    scores["time_ratio"] = np.nan
+    scores["speedup"] = np.nan
+    if options["baseline"] is not None:
+        speed = speedups(
+            times,
+            options["baseline"],
+            targets.base_workloads or (),
+            options["budgets"],
+            options["budget_pad_sec"],
+        )
+        scores[["time_ratio", "speedup"]] = speed.reindex(scores.index)
+    scores = scores.sort_values("score", ascending=False, kind="stable")
+    return scores, time_low, time_high, scored, profiles
+
+
 def score_experiment(
     path: str | os.PathLike[str],
     preset: str = "default",
@@ -1341,6 +1610,7 @@ def score_experiment(
     budgets: Mapping[str, float] | None = None,
     ruleset: str | None = None,
     allow_missing_workloads: bool = False,
+    strict: bool = False,
 ) -> Leaderboard:
     """Load, score and bootstrap the trials of one tuning ruleset of a log tree.
 
@@ -1351,53 +1621,40 @@ def score_experiment(
     budget in seconds, overriding the other budget sources; ``ruleset``: external or self,
     default what the tree's folders (``external_tuning/``, ``self_tuning/``) or optbench's
     meta data say (a tree holding both needs it: :func:`score_tree` scores both);
-    ``allow_missing_workloads``: score without scored workloads nobody ran instead of failing.
+    ``allow_missing_workloads``: score without scored workloads nobody ran instead of failing;
+    ``strict``: flagged trials (:func:`trial_flags`) count as never reaching the target.
     """
     chosen = get_preset(preset)
     mode = mode or chosen.mode
     _check_mode(mode)
     if n_bootstrap < 0:
         raise UserError("the number of bootstrap samples cannot be negative")
-    trials, ruleset = _load_ruleset(path, ruleset)
-    rules = chosen.ruleset(ruleset)
-    if baseline is not None and baseline not in set(trials["submission"]):
-        known = ", ".join(sorted(trials["submission"].unique()))
-        raise UserError(f"unknown baseline submission {baseline!r} (known: {known})")
-    given = load_targets(targets) if isinstance(targets, str | os.PathLike) else targets
-    resolved = resolve_targets(trials, given, chosen)
-    per_trial = trial_times(trials, resolved)
-    if per_trial.empty:
-        raise UserError(f"no trial of a workload with a target (targets: {resolved.source})")
+    trials, ruleset, resolved = _load_for_scoring(path, chosen, targets, baseline, ruleset)
+    per_trial, flags = _per_trial(trials, resolved, strict)
     per_study = study_times(per_trial, mode)
     times = workload_times(per_study)
     resolved, missing = drop_missing_workloads(resolved, times, allow_missing_workloads)
-    scored = apply_scoring_rules(times, resolved, mode)
-    profiles = performance_profiles(scored, len(resolved.base_workloads or ()))
-    scores = benchmark_scores(profiles).to_frame("score")
-    scores[["ci_low", "ci_high"]], time_low, time_high = _intervals(
-        per_study, resolved, mode, n_bootstrap, seed, times
-    )
-    scores["time_ratio"] = np.nan
-    scores["speedup"] = np.nan
     spent = ruleset_budgets(resolved, chosen, ruleset, trials, budgets)
-    if baseline is not None:
-        speed = speedups(
-            times, baseline, resolved.base_workloads or (), spent, chosen.budget_pad_sec
-        )
-        scores[["time_ratio", "speedup"]] = speed.reindex(scores.index)
-    scores = scores.sort_values("score", ascending=False, kind="stable")
-    failed = per_trial[per_trial["status"] != "ok"]
-    failures = failed[["submission", "study", "workload", "trial", "reason"]].reset_index(drop=True)
-    notes = _notes(trials, per_trial, resolved, rules, missing)
+    options = {
+        "n_bootstrap": n_bootstrap,
+        "seed": seed,
+        "baseline": baseline,
+        "budgets": spent,
+        "budget_pad_sec": chosen.budget_pad_sec,
+    }
+    scores, time_low, time_high, scored, profiles = _score_table(
+        times, per_study, resolved, mode, options
+    )
+    notes = _notes(trials, per_trial, resolved, chosen.ruleset(ruleset), missing)
     if baseline is not None and scores["time_ratio"].isna().any():
         notes.append("speed-up unknown where a workload's budget is unknown (pass budgets)")
     ties = _scored_ties(per_trial, resolved, list(times.columns), mode)
-    resolutions = tie_scores(per_study, ties, times, resolved, mode)
     if len(ties):
         notes.append(
             f"{len(ties)} studies have trials reaching the target at the same eval at different "
             "times: the official score depends on directory order (see the ties)"
         )
+    failed = per_trial[per_trial["status"] != "ok"]
     return Leaderboard(
         preset=chosen.name,
         mode=mode,
@@ -1411,7 +1668,7 @@ def score_experiment(
         profiles=profiles.reindex(scores.index),
         study_times=per_study,
         trial_times=per_trial,
-        failures=failures,
+        failures=failed[list(FAILURE_COLUMNS)].reset_index(drop=True),
         trials=trials,
         warnings=notes,
         n_bootstrap=n_bootstrap,
@@ -1420,7 +1677,11 @@ def score_experiment(
         budgets=spent,
         missing_workloads=missing,
         ties=ties,
-        tie_scores=resolutions.reindex(columns=list(scores.index)),
+        tie_scores=tie_scores(per_study, ties, times, resolved, mode).reindex(
+            columns=list(scores.index)
+        ),
+        flags=flags,
+        strict=strict,
     )
 
 

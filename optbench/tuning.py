@@ -187,14 +187,14 @@ def trial_directory(
 
 
 def check_known_names(names: Iterable[str], known: Iterable[str], what: str, where: str) -> None:
-    """A one-line error for the first of ``names`` not in ``known``, suggesting the closest
-    known name (a misspelt key would otherwise be ignored silently)."""
+    """A one-line error for the first of ``names`` not in ``known`` (``where: 'x' is not
+    <what>``), suggesting the closest known name: a misspelt key is otherwise ignored."""
     known = sorted(set(known))
     for name in names:
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
-            raise UserError(f"{where}: unknown {what} {name!r}; {hint}")
+            raise UserError(f"{where}: {name!r} is not {what}; {hint}")
 
 
 # The keys of one dimension of a search space (AlgoPerf's tuning_search_space.json format).
@@ -219,7 +219,7 @@ def load_search_space(path: str | Path) -> SearchSpace:
     raw = json.loads(Path(path).read_text())
     if isinstance(raw, Mapping):
         for name, spec in raw.items():
-            check_known_names(spec, DIMENSION_KEYS, "key", f"{path}: {name!r}")
+            check_known_names(spec, DIMENSION_KEYS, "a key of a dimension", f"{path}: {name!r}")
     return space
 
 
@@ -247,7 +247,7 @@ def check_hyperparameter_names(space: SearchSpace, submission: Submission, where
     known = [*defaults, *RECIPE_OPTIONAL_HYPERPARAMETERS]
     points = space.fixed_points if space.fixed_points is not None else [space.dims or {}]
     for point in points:
-        check_known_names(point, known, f"hyperparameter of {submission.name!r}", where)
+        check_known_names(point, known, f"a hyperparameter of {submission.name!r}", where)
 
 
 def check_same_source(trial_dir: str | Path, name: str, digest: str) -> None:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from optbench.commands import help_of
-from optbench.commands.score import add_scoring_arguments, leaderboards_from_args
+from optbench.commands.score import add_scoring_arguments, check_output, leaderboards_from_args
 
 
 def register(subparsers) -> None:
@@ -21,6 +21,7 @@ def register(subparsers) -> None:
 def _main(args: argparse.Namespace) -> int:
     from optbench.report import write_report  # matplotlib is only needed here
 
+    check_output(Path(args.output))
     boards = leaderboards_from_args(args)
     for board in boards:
         output, title = Path(args.output), args.title

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -62,6 +63,12 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
         help="JSON mapping workload -> external-tuning budget in seconds (self-tuning: times "
         "the preset's factor)",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="score flagged trials (implausibly fast, slow machine, files altered after the "
+        "run, another target than the committed one, ...) as never reaching the target",
+    )
 
 
 def register(subparsers) -> None:
@@ -100,6 +107,7 @@ def _scoring_options(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "budgets": load_budgets(args.budgets),
         "allow_missing_workloads": args.allow_missing_workloads,
+        "strict": args.strict,
     }
 
 
@@ -163,6 +171,7 @@ def format_leaderboard(board: scoring.Leaderboard) -> str:
                 bounds.at[sub, wl] = _interval(low, high, format_seconds)
         lines += ["", "95% bootstrap intervals of those times:", bounds.to_string()]
     lines += format_ties(board)
+    lines += format_flags(board)
     if len(board.failures):
         lines += ["", f"failed trials ({len(board.failures)}):"]
         lines.append(board.failures.to_string(index=False))
@@ -174,6 +183,23 @@ def format_leaderboard(board: scoring.Leaderboard) -> str:
         if len(board.warnings) > MAX_WARNINGS:
             lines.append(f"  ... and {len(board.warnings) - MAX_WARNINGS} more")
     return "\n".join(lines)
+
+
+def format_flags(board: scoring.Leaderboard) -> list[str]:
+    """The flagged trials (submission, workload, study, trial, flag) and how they were scored."""
+    if board.flags.empty:
+        return ["", "flagged trials: none"]
+    how = (
+        "scored as never reaching the target (--strict)"
+        if board.strict
+        else "scored as they ran; --strict scores them as never reaching the target"
+    )
+    trials = board.flags.groupby(["submission", "workload", "study", "trial"]).ngroups
+    return [
+        "",
+        f"flagged trials ({trials}; {how}):",
+        board.flags.to_string(index=False, max_colwidth=120),
+    ]
 
 
 def format_ties(board: scoring.Leaderboard) -> list[str]:
@@ -226,7 +252,19 @@ def _write_csv(boards: list[scoring.Leaderboard], out: Path) -> None:
         raise UserError(f"cannot write {out}: {exc.strerror or exc}") from None
 
 
+def check_output(path: Path) -> None:
+    """A one-line error, before any scoring or printing, for an output file that cannot be
+    written (its folder missing or read-only, or a folder in its place)."""
+    folder = path.parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: no such folder {folder}")
+    if path.is_dir() or not os.access(folder, os.W_OK):
+        raise UserError(f"cannot write {path}: {'a folder' if path.is_dir() else 'read-only'}")
+
+
 def _main(args: argparse.Namespace) -> int:
+    if args.csv:
+        check_output(Path(args.csv))
     boards = leaderboards_from_args(args)
     print("\n\n".join(format_leaderboard(board) for board in boards))
     if args.csv:

@@ -71,6 +71,23 @@ def _failures_table(board: Leaderboard) -> str:
     return table(header, rows)
 
 
+def _flags_table(board: Leaderboard) -> str:
+    if board.flags.empty:
+        return '<p class="note">No flagged trials.</p>'
+    how = (
+        "Scored as never reaching the target (strict scoring)."
+        if board.strict
+        else "Scored as they ran; <code>optbench score --strict</code> scores them as never "
+        "reaching the target."
+    )
+    header = ["submission", "workload", "study", "trial", "flag"]
+    rows = [
+        [text_cell(r[h], name=h in ("submission", "workload", "flag")) for h in header]
+        for r in board.flags.to_dict("records")
+    ]
+    return f'<p class="note">{how}</p>' + table(header, rows)
+
+
 def _warnings(board: Leaderboard) -> str:
     if not board.warnings:
         return '<p class="note">None.</p>'
@@ -99,6 +116,8 @@ def build_html(board: Leaderboard, title: str = "optbench leaderboard") -> str:
         if png is not None:
             sections.append(image(png, f"training curves of {workload}"))
     sections += [
+        "<h2>Flagged trials</h2>",
+        _flags_table(board),
         "<h2>Failed trials</h2>",
         _failures_table(board),
         "<h2>Warnings</h2>",
