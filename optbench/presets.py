@@ -9,9 +9,9 @@ per study and the budget multiplier; and for the benchmark as a whole: the scori
 validation targets, the scored (base) and held-out workloads, and the external-tuning budgets
 (a self-tuning leaderboard multiplies them by its ruleset's ``budget_scale``).
 
-Sources (see ``shared/ALGOPERF.md`` §3, §3a, §5, §6): the targets and step hints are AlgoPerf's
-frozen ``workload_targets_v05.json`` (v0.6's file has the same values); the v0.5 budgets are those
-of the official ``compute_speedups.py``, the v0.6 budgets the v0.6 column of §3. AlgoPerf's v0.6
+Sources: the targets and step hints are AlgoPerf's frozen ``workload_targets_v05.json`` (v0.6's
+file has the same values); the v0.5 budgets are those of the official ``compute_speedups.py``, the
+v0.6 budgets the external-tuning runtime budgets of AlgoPerf's v0.6 rules. AlgoPerf's v0.6
 targets file also lists ``finewebedu_lm`` as a ninth base workload; no v0.6 leaderboard log holds
 a run of it, so the ``algoperf-v0.6`` preset scores the eight workloads of the leaderboard (pass
 AlgoPerf's file with ``--targets`` to score nine).
@@ -173,7 +173,7 @@ V05_BUDGETS: Mapping[str, float] = MappingProxyType(
     }
 )
 
-# External-tuning budgets (s) of v0.6 (ALGOPERF.md §3), development workloads included.
+# External-tuning budgets (s) of AlgoPerf v0.6's rules, development workloads included.
 V06_BUDGETS: Mapping[str, float] = MappingProxyType(
     {
         "criteo1tb": 7703,

@@ -1120,7 +1120,7 @@ def _table_array(times: pd.DataFrame, columns: Sequence[str]) -> np.ndarray:
 def apply_scoring_rules(
     times: pd.DataFrame, targets: Targets, mode: str = "optbench"
 ) -> pd.DataFrame:
-    """Base-workload times after the held-out variant rule and the 4x rule (ALGOPERF.md §6).
+    """Base-workload times after AlgoPerf's held-out variant rule and 4x rule.
 
     ``times`` is submissions x workloads (NaN = not run, treated as infinite). ``targets`` must
     have its base and held-out lists (see :func:`resolve_targets`).

@@ -211,3 +211,95 @@ def test_refuses_to_overwrite_a_finished_trial(tmp_path, capsys):
     err = _one_line_error(capsys, main(["run", *SMOKE, "--experiment-dir", str(exp)]))
     assert "already holds a finished trial" in err
     assert result.read_bytes() == before
+
+
+def test_run_ends_with_a_summary_and_a_report(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    code = main(["run", *SMOKE, "--experiment-dir", str(exp), "--max-steps", "5"])
+    assert code == 0
+    out = capsys.readouterr().out.splitlines()
+    start = out.index("Summary: nadamw, self-tuning: 0 of 1 targets reached")
+    header, row = out[start + 1].split(), out[start + 2].split()
+    assert header[:3] == ["workload", "result", "time"]
+    assert row[:5] == ["fmnist_mlp", "not", "reached", "-", "(5)"]
+    assert " ".join(row[5:]) == "no reference"  # the smoke size has no target-setting record
+    assert out[-1] == f"report: {exp / 'report.html'}"
+    assert "<h2>Leaderboard</h2>" in (exp / "report.html").read_text()
+
+
+def test_summary_compares_with_the_committed_reference():
+    from types import SimpleNamespace
+
+    from optbench.report import summary
+
+    entry = {
+        "calibration_seconds_per_step": 0.05,
+        "target_setting": {
+            "picked": {"algorithm": "nesterov"},
+            "rerun_steps_to_target": [None, 1000, 1200],
+        },
+    }
+    ref = summary.reference_from_entry(entry)
+    assert ref == summary.Reference("nesterov", 1100.0, 55.0, measured=False)
+    assert ref.describe() == "nesterov (tuned): 1100 steps, ~55.0 s"
+    assert summary.reference_from_entry({}) is None
+    timed = summary.reference("fmnist_mlp", "mini")  # its re-runs were timed
+    assert timed is not None and timed.measured and timed.seconds is not None
+    reached = SimpleNamespace(
+        status="completed", reached_target=True, time_to_target=timed.seconds / 2,
+        steps_to_target=1500, global_step=1600, flags=["slow machine"],
+    )  # fmt: skip
+    failed = SimpleNamespace(
+        status="failed", reached_target=False, time_to_target=None, steps_to_target=None,
+        global_step=3, flags=[],
+    )  # fmt: skip
+    text = summary.format_run_summary(
+        "nadamw", "self", [("fmnist_mlp", "mini", reached), ("fmnist_mlp", "smoke", failed)]
+    )
+    lines = text.splitlines()
+    assert lines[1] == (
+        "Summary: nadamw, self-tuning: 1 of 2 targets reached, 1 trial(s) failed, "
+        "1 flagged (see the FLAG lines)"
+    )
+    assert lines[3].split()[:5] == [
+        "fmnist_mlp",
+        "reached",
+        f"{timed.seconds / 2:.1f}",
+        "1500",
+        "1",
+    ]
+    assert lines[3].endswith("0.50x") and timed.describe() in lines[3]
+    assert lines[4].split() == ["fmnist_mlp", "FAILED", "-", "-", "no", "reference"]
+
+
+def test_run_prints_each_flag_of_a_trial():
+    from types import SimpleNamespace
+
+    from optbench.commands.run import describe
+
+    workload = SimpleNamespace(
+        name="fmnist_mlp", target_metric_name="accuracy", metric_higher_is_better=True,
+        validation_target_value=0.78,
+    )  # fmt: skip
+    result = SimpleNamespace(
+        status="completed", reached_target=True, time_to_target=1.5, steps_to_target=7,
+        trial_dir="exp/t", flags=["implausibly fast: 7 batches", "slow machine: 80 GFLOP/s"],
+    )  # fmt: skip
+    assert describe(result, workload).splitlines() == [
+        "fmnist_mlp: time-to-target 1.50 s (step 7; target validation/accuracy >= 0.78); "
+        "trial dir: exp/t",
+        "  FLAG fmnist_mlp: implausibly fast: 7 batches",
+        "  FLAG fmnist_mlp: slow machine: 80 GFLOP/s",
+    ]
+
+
+def test_a_huge_batch_size_is_capped_at_the_training_split(tmp_path, capsys):
+    exp = tmp_path / "exp"
+    argv = ["run", *SMOKE, "--experiment-dir", str(exp), "--batch-size", str(10**9)]
+    assert main([*argv, "--max-steps", "2", "--no-report"]) == 0
+    meta = json.loads(next(exp.rglob("meta_data.json")).read_text())
+    choice = meta["batch_size_choice"]
+    assert choice["rule"] == "given"  # --batch-size replaces the answer (none asked)
+    assert 0 < meta["batch_size"] == choice["used"] == choice["capped_at"] < 10**9
+    result = json.loads(next(exp.rglob("result.json")).read_text())
+    assert result["status"] == "completed" and result["global_step"] == 2

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -53,6 +55,37 @@ def _files(root: Path, name: str, text: str) -> str:
     path = root / name
     path.write_text(text)
     return str(path)
+
+
+def _locked(root: Path) -> str:
+    """An experiment folder whose fmnist_mlp trial is locked by a live process (this one)."""
+    trial = root / "locked" / "nadamw" / "study_1" / "fmnist_mlp_pytorch" / "trial_1"
+    trial.parent.mkdir(parents=True)
+    trial.with_name("trial_1.lock").write_text(
+        json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "started": 0})
+    )
+    return str(root / "locked")
+
+
+def _two_sizes(root: Path) -> str:
+    """An experiment holding fmnist_mlp trials run at two sizes."""
+    for size, study in (("smoke", 1), ("mini", 2)):
+        trial = root / "mixed" / "a" / f"study_{study}" / "fmnist_mlp_pytorch" / "trial_1"
+        trial.mkdir(parents=True)
+        (trial / "eval_measurements.csv").write_text("score,validation/accuracy\n1.0,0.9\n")
+        workload = {"name": "fmnist_mlp", "size": size, "base_workload": None}
+        workload.update(target_metric_name="accuracy", validation_target_value=0.5)
+        (trial / "meta_data.json").write_text(json.dumps({"workload": workload}))
+        (trial / "result.json").write_text('{"status": "completed"}')
+    return str(root / "mixed")
+
+
+def _targets_file(root: Path, metric: str, value: str) -> str:
+    spec = (
+        f'{{"target_metric_name": "{metric}", "validation_target_value": {value}, '
+        '"target_metric_goal": "maximize"}'
+    )
+    return _files(root, "targets.json", f'{{"workloads": {{"fmnist_mlp": {spec}}}}}')
 
 
 # id -> (argv builder given (tmp, existing experiment dir), expected fragment of the message)
@@ -316,6 +349,52 @@ CASES = {
         lambda t, e: ["run", *SMOKE, "--data-dir", str(t / "nowhere")],
         "no such folder",
     ),
+    "search-space-unknown-key": (
+        lambda t, e: [
+            "run",
+            *SMOKE,
+            "--tuning-search-space",
+            _files(t, "s.json", '{"learning_rate": {"min": 1e-4, "max": 1e-2, "scalling": "log"}}'),
+        ],
+        "'scalling' is not a key of a dimension; did you mean 'scaling'?",
+    ),
+    "hyperparameter-unknown-name": (
+        lambda t, e: [
+            "run",
+            *SMOKE,
+            "--tuning-search-space",
+            _files(t, "s.json", '[{"learnin_rate": 0.001}]'),
+        ],
+        "'learnin_rate' is not a hyperparameter of 'nadamw'; did you mean 'learning_rate'?",
+    ),
+    "hparams-index-negative": (
+        lambda t, e: ["run", *SMOKE, "--hparams-index", "-2"],
+        "argument --hparams-index: must be a non-negative integer, got -2",
+    ),
+    "submission-folder-empty": (
+        lambda t, e: ["run", "--submission", _folder(t, "empty"), *SMOKE],
+        "holds no submission.py",
+    ),
+    "trial-locked": (
+        lambda t, e: ["run", *SMOKE, "--experiment-dir", _locked(t)],
+        f"is being run by process {os.getpid()}",
+    ),
+    "score-csv-unwritable": (
+        lambda t, e: ["score", str(e), "--csv", str(t / "ro" / "board.csv")],
+        "cannot write",
+    ),
+    "score-target-metric-unknown": (
+        lambda t, e: ["score", str(e), "--targets", _targets_file(t, "accurcy", "0.5")],
+        "no trial of fmnist_mlp has validation/accurcy, its target metric",
+    ),
+    "score-target-not-finite": (
+        lambda t, e: ["score", str(e), "--targets", _targets_file(t, "accuracy", "NaN")],
+        "validation_target_value must be a finite number, got nan",
+    ),
+    "score-two-sizes": (
+        lambda t, e: ["score", _two_sizes(t)],
+        "ran at sizes mini, smoke: score each size's experiment directory apart",
+    ),
     "report-unwritable-output": (
         lambda t, e: ["report", str(e), "-o", str(t / "ro" / "r.html")],
         "cannot write",
@@ -353,8 +432,10 @@ def test_bad_input_row(case, tmp_path, capsys, finished_experiment):
     (tmp_path / "ro").write_text("")
     before = _snapshot(finished_experiment)
     code = main(build(tmp_path, finished_experiment))
-    err = capsys.readouterr().err.strip()
+    out, err = capsys.readouterr()
+    err = err.strip()
     assert code == 2, err
+    assert not out, out  # checked before anything is printed (or written)
     assert "\n" not in err and err.startswith("optbench: error: "), err
     assert expected in err, err
     assert _snapshot(finished_experiment) == before  # no existing result file modified
@@ -364,3 +445,23 @@ def test_every_case_is_documented():
     doc = ERRORS_DOC.read_text()
     missing = [case for case in CASES if f"`{case}`" not in doc]
     assert not missing, f"docs/ERRORS.md lacks rows for {missing}"
+
+
+def test_submission_name_that_is_no_folder_name(tmp_path):
+    """``submission-name-not-a-folder``: from Python, a submission named ``../../x`` would file
+    its trials outside the experiment directory."""
+    from optbench import tuning
+    from optbench.errors import UserError
+
+    for name in ("../../x", "a/b", "..", ""):
+        with pytest.raises(UserError, match="cannot be a folder name"):
+            tuning.plan(
+                submission="nadamw",
+                submission_name=name,
+                workloads=["fmnist_mlp"],
+                size="smoke",
+                rules=tuning.ruleset("self", studies=1),
+                space=None,
+                experiment_dir=tmp_path / "exp",
+            )
+    assert not any(tmp_path.iterdir())

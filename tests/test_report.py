@@ -6,6 +6,7 @@ import argparse
 import base64
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,27 @@ def test_report_command(experiment: Path, tmp_path: Path, capsys) -> None:
     assert args.handler(args) == 0
     assert out.is_file() and f"wrote {out}" in capsys.readouterr().out
     assert len(_images(out.read_text(encoding="utf-8"))) == 4
+
+
+def test_tables_scroll_in_their_own_box_and_names_wrap(report_file: Path) -> None:
+    """A wide table must not widen the page (checked at 1,300 px in a browser): every table
+    sits in a scrolling box, and long names may break after their underscores."""
+    text = report_file.read_text(encoding="utf-8")
+    tables = text.count("<table>")
+    assert tables >= 4 and text.count('<div class="table"><table>') == tables
+    assert ".table { overflow-x: auto" in text
+    assert "fmnist_<wbr>mlp" in text and "cifar_<wbr>cnn" in text
+
+
+def test_report_lists_flagged_trials(experiment: Path, tmp_path: Path) -> None:
+    folder = experiment / "nadamw" / "study_1" / "fmnist_mlp_pytorch" / "trial_1"
+    result = json.loads((folder / "result.json").read_text())
+    flagged = tmp_path / "exp"
+    shutil.copytree(experiment, flagged)
+    copy = flagged / folder.relative_to(experiment) / "result.json"
+    copy.write_text(json.dumps({**result, "flags": ["slow machine: probe <80> GFLOP/s"]}))
+    board = scoring.score_experiment(flagged, n_bootstrap=0)
+    assert board.flags["flag"].tolist() == ["slow machine: probe <80> GFLOP/s"]
+    text = write_report(board, tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<h2>Flagged trials</h2>" in text
+    assert "slow machine: probe &lt;80&gt; GFLOP/s" in text and "--strict" in text

@@ -8,7 +8,15 @@ from pathlib import Path
 
 from optbench.errors import UserError
 from optbench.report import figures
-from optbench.report.html import escape, image, page, seconds_cell, table, text_cell
+from optbench.report.html import (
+    escape,
+    image,
+    page,
+    records_table,
+    seconds_cell,
+    table,
+    text_cell,
+)
 from optbench.scoring import Leaderboard
 
 __all__ = ["build_html", "write_report"]
@@ -34,11 +42,9 @@ def _summary(board: Leaderboard) -> str:
 
 
 def _leaderboard_table(board: Leaderboard) -> str:
-    workloads = board.reported_workloads
     header = ["submission", "score", "95% CI"]
     if board.baseline:
         header.append(f"speed-up vs {board.baseline}")
-    header += [f"{wl} (s)" for wl in workloads]
     rows = []
     for sub, row in board.scores.iterrows():
         cells = [text_cell(sub, name=True), f"<td>{row['score']:.4f}</td>"]
@@ -46,9 +52,21 @@ def _leaderboard_table(board: Leaderboard) -> str:
         if board.baseline:
             speed = row["speedup"]
             cells.append(text_cell("-" if math.isnan(speed) else f"{speed:.3f}x"))
-        cells += [seconds_cell(float(board.times.at[sub, wl])) for wl in workloads]
         rows.append(cells)
     return table(header, rows)
+
+
+def _times_table(board: Leaderboard) -> str:
+    """Median time to target per submission x reported workload (before the rules)."""
+    workloads = board.reported_workloads
+    rows = [
+        [
+            text_cell(sub, name=True),
+            *(seconds_cell(float(board.times.at[sub, w])) for w in workloads),
+        ]
+        for sub in board.scores.index
+    ]
+    return table(["submission", *workloads], rows)
 
 
 def _scored_table(board: Leaderboard) -> str:
@@ -64,11 +82,7 @@ def _failures_table(board: Leaderboard) -> str:
     if board.failures.empty:
         return '<p class="note">No failed trials.</p>'
     header = ["submission", "study", "workload", "trial", "reason"]
-    rows = [
-        [text_cell(r[h], name=h in ("submission", "workload", "reason")) for h in header]
-        for r in board.failures.to_dict("records")
-    ]
-    return table(header, rows)
+    return records_table(board.failures.to_dict("records"), header, set(header[::2]))
 
 
 def _flags_table(board: Leaderboard) -> str:
@@ -81,11 +95,8 @@ def _flags_table(board: Leaderboard) -> str:
         "reaching the target."
     )
     header = ["submission", "workload", "study", "trial", "flag"]
-    rows = [
-        [text_cell(r[h], name=h in ("submission", "workload", "flag")) for h in header]
-        for r in board.flags.to_dict("records")
-    ]
-    return f'<p class="note">{how}</p>' + table(header, rows)
+    records = board.flags.to_dict("records")
+    return f'<p class="note">{how}</p>' + records_table(records, header, {*header[:2], "flag"})
 
 
 def _warnings(board: Leaderboard) -> str:
@@ -101,8 +112,10 @@ def build_html(board: Leaderboard, title: str = "optbench leaderboard") -> str:
         _summary(board),
         "<h2>Leaderboard</h2>",
         _leaderboard_table(board),
-        '<p class="note">Median time to target over studies, before the held-out and 4x '
-        "rules. <b>never</b>: target not reached; <b>-</b>: not run.</p>",
+        "<h3>Median time to target (s)</h3>",
+        _times_table(board),
+        '<p class="note">Median over studies, before the held-out and 4x rules. <b>never</b>: '
+        "target not reached; <b>-</b>: not run.</p>",
         "<h2>Performance profiles</h2>",
         image(figures.profile_figure(board), "performance profiles"),
         "<h3>Base-workload times after the variant and 4x rules (what is scored)</h3>",
