@@ -331,6 +331,7 @@ class Trial:
             "eval_every_steps": config.eval_every_steps,
             "workload": {**getattr(workload, "properties", dict)(), "budget_sec": self.budget},
             "data": getattr(workload, "data_provenance", {}),
+            "targets_digest": _targets_digest(workload),
             "environment": results.environment(),
             **config.meta,
         }
@@ -544,6 +545,16 @@ class Trial:
         )
         bar.update(round(self.train_state["accumulated_submission_time"], 1))
         return bar
+
+
+def _targets_digest(workload: Any) -> str | None:
+    """The digest of the committed targets entry the trial ran against (None for workloads
+    outside optbench's registry): ``optbench score`` pins targets by it."""
+    from optbench.workloads import WORKLOADS, targets
+
+    if WORKLOADS.get(getattr(workload, "name", None)) is None or not hasattr(workload, "size"):
+        return None
+    return targets.targets_digest(workload.name, workload.size)
 
 
 def _write_rows(out: Path, eval_rows: list[dict[str, Any]]) -> None:
