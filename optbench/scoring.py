@@ -239,6 +239,17 @@ def _target_from_spec(name: str, spec: Any, where: str) -> WorkloadTarget:
     )
 
 
+def read_json_file(path: str | os.PathLike[str], what: str) -> Any:
+    """The decoded JSON of a ``what`` file (``targets``, ``budgets``); a one-line error when it
+    is missing or malformed."""
+    try:
+        return json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UserError(f"{what} file not found: {path}") from None
+    except (OSError, ValueError) as exc:
+        raise UserError(f"malformed {what} file {path}: {exc}") from None
+
+
 def load_targets(path: str | os.PathLike[str]) -> Targets:
     """Read a targets JSON (AlgoPerf ``workload_targets*.json`` format).
 
@@ -247,12 +258,7 @@ def load_targets(path: str | os.PathLike[str]) -> Targets:
     "held_out_workloads": [...]}``; the two lists are optional.
     """
     path = Path(path)
-    try:
-        raw = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise UserError(f"targets file not found: {path}") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"malformed targets file {path}: {exc}") from None
+    raw = read_json_file(path, "targets")
     if not isinstance(raw, Mapping) or not isinstance(raw.get("workloads"), Mapping):
         raise UserError(f"malformed targets file {path}: no 'workloads' object")
     where = str(path)

@@ -107,6 +107,17 @@ class TrialSpec:
         return asdict(self)
 
 
+# TrialSpec fields that :func:`plan` passes through unchanged to every trial.
+TRIAL_OPTIONS = (
+    "batch_size",
+    "max_steps",
+    "eval_every_steps",
+    "checkpoint_every_sec",
+    "import_root",
+    "submission_digest",
+)
+
+
 def plan(
     *,
     submission: str,
@@ -118,50 +129,48 @@ def plan(
     experiment_dir: Path,
     base_seed: int = 0,
     workload_options: dict[str, Any] | None = None,
-    batch_size: int | None = None,
-    max_steps: int | None = None,
-    eval_every_steps: int | None = None,
-    checkpoint_every_sec: float | None = None,
-    import_root: str | None = None,
-    submission_digest: str = "",
+    **options: Any,
 ) -> list[TrialSpec]:
-    """All trials of all studies, in execution order (study by study, workload by workload)."""
+    """All trials of all studies, in execution order (study by study, workload by workload).
+
+    ``options`` are the :data:`TRIAL_OPTIONS` fields of :class:`TrialSpec` (``batch_size``,
+    ``max_steps``, ...), the same for every trial.
+    """
+    unknown = sorted(set(options) - set(TRIAL_OPTIONS))
+    if unknown:
+        raise TypeError(f"plan() got unknown options {unknown}; known: {TRIAL_OPTIONS}")
     if rules.name == "external" and space is None:
         raise UserError(
             f"submission {submission_name!r} ships no search space for external "
             "tuning: pass --tuning-search-space FILE"
         )
+    shared = {
+        "submission": submission,
+        "submission_name": submission_name,
+        "size": size,
+        "budget_scale": rules.budget_scale,
+        "ruleset": rules.name,
+        "workload_options": dict(workload_options or {}),
+        **options,
+    }
     specs = []
     for study in range(1, rules.studies + 1):
+        points: list[dict[str, Any] | None] = [None]
         if rules.name == "external":
             assert space is not None
             points = space.draw(rules.trials, seed=base_seed, skip=(study - 1) * rules.trials)
-        else:
-            points = [None]
         for workload in workloads:
             for trial, point in enumerate(points, start=1):
+                where = trial_directory(experiment_dir, submission_name, study, workload, trial)
                 specs.append(
                     TrialSpec(
-                        submission=submission,
-                        submission_name=submission_name,
+                        **shared,
                         workload=workload,
-                        size=size,
                         study=study,
                         trial=trial,
                         seed=trial_seed(base_seed, workload, study, trial),
                         hyperparameters=point,
-                        budget_scale=rules.budget_scale,
-                        trial_dir=str(
-                            trial_directory(experiment_dir, submission_name, study, workload, trial)
-                        ),
-                        ruleset=rules.name,
-                        workload_options=dict(workload_options or {}),
-                        batch_size=batch_size,
-                        max_steps=max_steps,
-                        eval_every_steps=eval_every_steps,
-                        checkpoint_every_sec=checkpoint_every_sec,
-                        import_root=import_root,
-                        submission_digest=submission_digest,
+                        trial_dir=str(where),
                     )
                 )
     return specs

@@ -34,7 +34,7 @@ def test_import_version_and_help_do_not_import_torch():
     probe = _probe("--version", "--help")
     assert probe["codes"] == [0, 0]
     assert f"optbench {optbench.__version__}" in probe["out"]
-    for name, (_, help_text) in COMMANDS.items():  # every command listed with its help
+    for name, (_, help_text, _) in COMMANDS.items():  # every command listed with its help
         assert name in probe["out"] and help_text.split()[0] in probe["out"]
     heavy = [m for m in probe["modules"] if m in HEAVY]
     assert heavy == [], f"--version/--help imported {heavy}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import base64
 import json
 import re
@@ -14,7 +13,7 @@ import pandas as pd
 import pytest
 
 from optbench import scoring
-from optbench.commands import report as report_cmd
+from optbench.cli import main
 from optbench.report import write_report
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -108,11 +107,8 @@ def test_report_times_and_speedups(board, report_file: Path) -> None:
 
 
 def test_report_command(experiment: Path, tmp_path: Path, capsys) -> None:
-    parser = argparse.ArgumentParser(prog="optbench")
-    report_cmd.register(parser.add_subparsers(dest="command", required=True))
     out = tmp_path / "r.html"
-    args = parser.parse_args(["report", str(experiment), "-o", str(out), "--bootstrap", "10"])
-    assert args.handler(args) == 0
+    assert main(["report", str(experiment), "-o", str(out), "--bootstrap", "10"]) == 0
     assert out.is_file() and f"wrote {out}" in capsys.readouterr().out
     assert len(_images(out.read_text(encoding="utf-8"))) == 4
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,7 +11,7 @@ import pandas as pd
 import pytest
 
 from optbench import scoring
-from optbench.commands import score as score_cmd
+from optbench.cli import main
 from optbench.errors import UserError
 
 INF = math.inf
@@ -602,32 +600,11 @@ def test_algoperf_logs_need_a_targets_file(tmp_path: Path) -> None:
         scoring.score_experiment(tmp_path, n_bootstrap=0)
 
 
-def _local_main(argv: list[str]) -> int:
-    """The CLI's contract (one-line error, exit 2) with just the score command registered."""
-    parser = argparse.ArgumentParser(prog="optbench")
-    score_cmd.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except UserError as exc:
-        print(f"optbench: error: {exc}", file=sys.stderr)
-        return 2
-
-
-def _cli_main():
-    """optbench.cli.main once it registers ``score``, else the local equivalent."""
-    try:
-        from optbench import cli
-    except ImportError:
-        return _local_main
-    return cli.main if score_cmd in getattr(cli, "COMMANDS", ()) else _local_main
-
-
 def test_score_command_prints_and_writes_csv(tmp_path: Path, capsys) -> None:
     exp = small_experiment(tmp_path / "exp")
     out = tmp_path / "board.csv"
     argv = ["score", str(exp), "--csv", str(out), "--baseline", "sgd", "--bootstrap", "50"]
-    assert _cli_main()(argv) == 0
+    assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "adamw" in printed and "diverged" in printed and "1.500x" in printed
     frame = pd.read_csv(out)
@@ -645,13 +622,13 @@ def test_score_command_prints_and_writes_csv(tmp_path: Path, capsys) -> None:
 )
 def test_score_command_bad_input_exits_2(tmp_path: Path, capsys, extra, message) -> None:
     exp = small_experiment(tmp_path / "exp")
-    assert _local_main(["score", str(exp), "--bootstrap", "0", *extra]) == 2
+    assert main(["score", str(exp), "--bootstrap", "0", *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
 
 
 def test_score_command_missing_directory_exits_2(tmp_path: Path, capsys) -> None:
-    assert _cli_main()(["score", str(tmp_path / "nowhere")]) == 2
+    assert main(["score", str(tmp_path / "nowhere")]) == 2
     err = capsys.readouterr().err
     assert err.startswith("optbench: error: experiment directory not found")
     assert err.count("\n") == 1

@@ -6,10 +6,8 @@ Every tree is written by the test into ``tmp_path`` in AlgoPerf's layout
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +15,7 @@ import pandas as pd
 import pytest
 
 from optbench import presets, scoring, tuning
+from optbench.cli import main
 from optbench.commands import score as score_cmd
 from optbench.errors import UserError
 
@@ -393,18 +392,6 @@ def test_many_ties_are_tried_one_cell_at_a_time() -> None:
 # --------------------------------------------------------------------------------------------
 # the command
 # --------------------------------------------------------------------------------------------
-def _main(argv: list[str]) -> int:
-    """The CLI contract (one-line error, exit 2) with the score command registered."""
-    parser = argparse.ArgumentParser(prog="optbench")
-    score_cmd.register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.handler(args)
-    except UserError as exc:
-        print(f"optbench: error: {exc}", file=sys.stderr)
-        return 2
-
-
 def test_score_prints_both_leaderboards_of_a_logs_folder(tmp_path: Path, capsys) -> None:
     logs = tmp_path / "logs"
     for ruleset, studies in (("external", 3), ("self", 3)):
@@ -415,7 +402,7 @@ def test_score_prints_both_leaderboards_of_a_logs_folder(tmp_path: Path, capsys)
                     write_trial(folder, "w1", [10, 20, 30], at, meta=algoperf_meta("w1", 0.8, 40))
     out = tmp_path / "board.csv"
     argv = ["score", str(logs), "--baseline", "nadamw", "--bootstrap", "0", "--csv", str(out)]
-    assert _main(argv) == 0
+    assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "external tuning (3 studies x any number of trials, budgets x1)" in printed
     assert "self-tuning (3 studies x 1 trials, budgets x1.5)" in printed
@@ -427,22 +414,17 @@ def test_score_prints_both_leaderboards_of_a_logs_folder(tmp_path: Path, capsys)
         ["self", "shampoo"],
         ["self", "nadamw"],
     ]
-    assert _main([*argv[:4], "--bootstrap", "0", "--ruleset", "self"]) == 0
+    assert main([*argv[:4], "--bootstrap", "0", "--ruleset", "self"]) == 0
     assert "external tuning" not in capsys.readouterr().out
 
 
 def test_report_writes_one_file_per_ruleset(tmp_path: Path, capsys) -> None:
-    from optbench.commands import report as report_cmd
-
     logs = tmp_path / "logs"
     for ruleset in ("external", "self"):
         folder = trial_dir(logs, ruleset, "nadamw", 0, "w1", 1)
         write_trial(folder, "w1", [10, 20], 1, meta=algoperf_meta("w1", 0.8, 40))
-    parser = argparse.ArgumentParser(prog="optbench")
-    report_cmd.register(parser.add_subparsers(dest="command", required=True))
     out = str(tmp_path / "r.html")
-    args = parser.parse_args(["report", str(logs), "-o", out, "--bootstrap", "0"])
-    assert args.handler(args) == 0
+    assert main(["report", str(logs), "-o", out, "--bootstrap", "0"]) == 0
     assert sorted(p.name for p in tmp_path.glob("r*.html")) == ["r-external.html", "r-self.html"]
     assert "Ruleset <b>self</b>" in (tmp_path / "r-self.html").read_text(encoding="utf-8")
     assert capsys.readouterr().out.count("wrote ") == 2
@@ -460,7 +442,7 @@ def test_score_command_errors_are_one_line(tmp_path: Path, capsys, extra, messag
     write_trial(trial_dir(logs, "external", "a", 0, "w1", 1), "w1", [100.0], 0)
     write_trial(trial_dir(logs, "external", "a", 0, "w2", 1), "w2", [100.0], 0)
     targets = _three_base_targets(tmp_path / "t.json")
-    assert _main(["score", str(logs), "--targets", str(targets), *extra]) == 2
+    assert main(["score", str(logs), "--targets", str(targets), *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
-    assert _main(["score", str(logs), "--targets", str(targets), "--allow-missing-workloads"]) == 0
+    assert main(["score", str(logs), "--targets", str(targets), "--allow-missing-workloads"]) == 0

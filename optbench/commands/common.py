@@ -7,10 +7,9 @@ command's parser, and a command imports them only when it is the one being run.
 from __future__ import annotations
 
 import argparse
-import difflib
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -253,12 +252,9 @@ def check_writable(path: Path) -> None:
         raise UserError(f"experiment directory {path} is not writable: {exc.strerror}") from None
 
 
-def check_known_names(names: Iterable[str], known: Iterable[str], what: str, where: str) -> None:
-    """A one-line error for the first name of ``names`` not in ``known``, with the closest
-    known name as a suggestion (a misspelt key would otherwise be ignored silently)."""
-    known = sorted(set(known))
-    for name in names:
-        if name not in known:
-            close = difflib.get_close_matches(name, known, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
-            raise UserError(f"{where}: unknown {what} {name!r}; {hint}")
+def announce(head: str, specs: list, experiment: Path) -> None:
+    """The line a training command prints before its trials: what it runs and where."""
+    from optbench import tuning
+
+    done = sum(tuning.is_finished(s) for s in specs)
+    print(f"{head} = {len(specs)} trials ({done} done before); writing to {experiment}", flush=True)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from optbench.commands import help_of
+from optbench.commands import add_command
 
 
 def register(subparsers) -> None:
     """Add the ``list`` sub-command."""
-    p = subparsers.add_parser("list", help=help_of("list"))
+    p = add_command(subparsers, "list")
     p.set_defaults(handler=_main)
 
 

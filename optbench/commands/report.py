@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from optbench.commands import help_of
+from optbench.commands import add_command
 from optbench.commands.score import add_scoring_arguments, check_output, leaderboards_from_args
 
 
 def register(subparsers) -> None:
     """Add the ``report`` sub-command."""
-    p = subparsers.add_parser("report", help=help_of("report"))
+    p = add_command(subparsers, "report")
     add_scoring_arguments(p)
     p.add_argument("-o", "--output", default="report.html", help="HTML file to write")
     p.add_argument("--title", help="report title")

@@ -7,34 +7,15 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from optbench.commands import help_of
-from optbench.commands.common import (
-    add_checkpoint_args,
-    add_run_args,
-    add_search_space_arg,
-    add_submission_args,
-    add_trial_limit_args,
-    add_workload_args,
-    check_writable,
-    experiment_dir,
-    make_workload,
-    non_negative_int,
-    positive_float,
-    workload_names,
-)
+from optbench.commands import add_command, common
 from optbench.errors import UserError
 
 
 def register(subparsers) -> None:
     """Add the ``run`` sub-command."""
-    p = subparsers.add_parser(
-        "run",
-        help=help_of("run"),
-        description="Train a submission on a workload until its target, "
-        "its budget or a step cap; print the time-to-target.",
-    )
-    add_submission_args(p, default="nadamw")
-    add_workload_args(p, many=False)
+    p = add_command(subparsers, "run")
+    common.add_submission_args(p, default="nadamw")
+    common.add_workload_args(p, many=False)
     p.add_argument(
         "--ruleset",
         choices=("auto", "external", "self"),
@@ -43,24 +24,24 @@ def register(subparsers) -> None:
         "search-space point; auto (default): external if a search space is given or ships "
         "beside a submission file, else self",
     )
-    add_search_space_arg(p, "AlgoPerf-format tuning_search_space.json")
+    common.add_search_space_arg(p, "AlgoPerf-format tuning_search_space.json")
     p.add_argument(
         "--hparams-index",
-        type=non_negative_int,
+        type=common.non_negative_int,
         default=0,
         metavar="K",
         help="which point of the search space to use (default 0; the trial is trial_<K+1>)",
     )
-    add_run_args(p, "run", "trial seed (default 0)")
+    common.add_run_args(p, "run", "trial seed (default 0)")
     p.add_argument(
         "--budget-scale",
-        type=positive_float,
+        type=common.positive_float,
         default=1.0,
         metavar="X",
         help="multiply the workload's time budget by X",
     )
-    add_trial_limit_args(p)
-    add_checkpoint_args(p)
+    common.add_trial_limit_args(p)
+    common.add_checkpoint_args(p)
     p.add_argument(
         "--no-report", action="store_true", help="do not write the HTML report at the end"
     )
@@ -175,12 +156,12 @@ def _main(args: argparse.Namespace) -> int:
     from optbench.report import summary
     from optbench.submission import load_submission
 
-    names = workload_names(args)
+    names = common.workload_names(args)
     submission = load_submission(args.submission, args.import_root)
     hyperparameters, ruleset = hyperparameters_for(args, submission)
-    experiment = experiment_dir(args, "run")
-    workloads = [make_workload(name, args) for name in names]
-    check_writable(experiment)
+    experiment = common.experiment_dir(args, "run")
+    workloads = [common.make_workload(name, args) for name in names]
+    common.check_writable(experiment)
     trials = _trial_dirs(args, experiment, submission, workloads)
     _check_trials(trials, submission)
     with trial_lock.holding(trials):

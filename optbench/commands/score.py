@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 from collections.abc import Mapping
@@ -12,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from optbench import presets, scoring
-from optbench.commands import help_of
+from optbench.commands import add_command
 from optbench.errors import UserError
 
 MAX_WARNINGS = 20
@@ -73,7 +72,7 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers) -> None:
     """Add the ``score`` sub-command."""
-    p = subparsers.add_parser("score", help=help_of("score"))
+    p = add_command(subparsers, "score")
     add_scoring_arguments(p)
     p.add_argument("--csv", metavar="OUT", help="also write one row per submission to this CSV")
     p.set_defaults(handler=_main)
@@ -83,12 +82,7 @@ def load_budgets(path: str | None) -> dict[str, float] | None:
     """Read a ``{workload: seconds}`` JSON file; UserError when malformed."""
     if path is None:
         return None
-    try:
-        raw = json.loads(Path(path).read_text())
-    except FileNotFoundError:
-        raise UserError(f"budgets file not found: {path}") from None
-    except (OSError, ValueError) as exc:
-        raise UserError(f"malformed budgets file {path}: {exc}") from None
+    raw = scoring.read_json_file(path, "budgets")
     if not isinstance(raw, Mapping) or not all(
         isinstance(v, int | float) and not isinstance(v, bool) and v > 0 for v in raw.values()
     ):

@@ -7,21 +7,7 @@ import math
 from pathlib import Path
 
 from optbench import __version__, results, tuning
-from optbench.commands import help_of
-from optbench.commands.common import (
-    add_checkpoint_args,
-    add_run_args,
-    add_search_space_arg,
-    add_submission_args,
-    add_trial_limit_args,
-    add_workload_args,
-    check_writable,
-    experiment_dir,
-    positive_float,
-    positive_int,
-    workload_names,
-    workload_options,
-)
+from optbench.commands import add_command, common
 from optbench.errors import UserError
 
 EXPERIMENT_FILE = "optbench_experiment.json"
@@ -29,15 +15,10 @@ EXPERIMENT_FILE = "optbench_experiment.json"
 
 def register(subparsers) -> None:
     """Add the ``tune`` sub-command."""
-    p = subparsers.add_parser(
-        "tune",
-        help=help_of("tune"),
-        description="Run studies x trials of a submission on each workload; "
-        "re-running on the same directory resumes.",
-    )
-    add_submission_args(p, default=None)
+    p = add_command(subparsers, "tune")
+    common.add_submission_args(p, default=None)
     p.add_argument("--ruleset", choices=("external", "self"), default="external")
-    add_workload_args(p, many=True)
+    common.add_workload_args(p, many=True)
     p.add_argument(
         "--preset",
         choices=tuple(tuning.PRESETS),
@@ -45,9 +26,11 @@ def register(subparsers) -> None:
         help="studies, trials and budget multiplier of AlgoPerf v0.6 (default) or v0.5",
     )
     for what in ("studies", "trials"):
-        p.add_argument(f"--{what}", type=positive_int, help=f"number of {what} (default: preset)")
-    add_search_space_arg(p, "search space (default: the one the submission ships)")
-    add_run_args(p, "tune", "base seed of points and trial seeds")
+        p.add_argument(
+            f"--{what}", type=common.positive_int, help=f"number of {what} (default: preset)"
+        )
+    common.add_search_space_arg(p, "search space (default: the one the submission ships)")
+    common.add_run_args(p, "tune", "base seed of points and trial seeds")
     p.add_argument(
         "--executor",
         choices=("process", "inline"),
@@ -57,18 +40,18 @@ def register(subparsers) -> None:
     )
     p.add_argument(
         "--wall-limit",
-        type=positive_float,
+        type=common.positive_float,
         metavar="SEC",
         help="kill a trial after SEC wall-clock seconds (default 3 x budget + 120 s)",
     )
     p.add_argument(
         "--memory-limit",
-        type=positive_float,
+        type=common.positive_float,
         metavar="GB",
         help="cap each trial worker's memory (address space) at GB gibibytes",
     )
-    add_trial_limit_args(p)
-    add_checkpoint_args(p)
+    common.add_trial_limit_args(p)
+    common.add_checkpoint_args(p)
     p.set_defaults(handler=_main)
 
 
@@ -116,7 +99,7 @@ def _plan(args: argparse.Namespace, names: list[str], experiment: Path):
         space=space,
         experiment_dir=experiment,
         base_seed=args.seed,
-        workload_options=workload_options(args),
+        workload_options=common.workload_options(args),
         batch_size=args.batch_size,
         max_steps=args.max_steps,
         eval_every_steps=args.eval_every_steps,
@@ -132,21 +115,19 @@ def _main(args: argparse.Namespace) -> int:
 
     from optbench.cli import EXIT_OK, EXIT_TRIAL_FAILED
 
-    names = workload_names(args)
-    experiment = experiment_dir(args, "tune")
+    names = common.workload_names(args)
+    experiment = common.experiment_dir(args, "tune")
     submission, rules, specs = _plan(args, names, experiment)
-    check_writable(experiment)
+    common.check_writable(experiment)
     for spec in specs:
         tuning.check_same_source(spec.trial_dir, submission.name, submission.digest)
     config = {"optbench_version": __version__, "size": args.size, "seed": args.seed}
     _check_experiment(experiment, {**config, "preset": args.preset})
-    done = sum(tuning.is_finished(s) for s in specs)
-    print(
+    head = (
         f"{submission.name}: {rules.name} tuning, {rules.studies} studies x {rules.trials} "
-        f"trials x {len(names)} workloads = {len(specs)} trials ({done} done before); "
-        f"writing to {experiment}",
-        flush=True,
+        f"trials x {len(names)} workloads"
     )
+    common.announce(head, specs, experiment)
     summaries = tuning.run_plan(
         specs, _executor(args), progress=not args.no_progress, log=tqdm.write
     )

@@ -6,30 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from optbench.commands import help_of
-from optbench.commands.common import (
-    add_import_root_arg,
-    add_run_args,
-    add_workload_args,
-    check_writable,
-    experiment_dir,
-    non_negative_int,
-    positive_int,
-    workload_names,
-    workload_options,
-)
+from optbench.commands import add_command, common
 from optbench.errors import UserError
 
 
 def register(subparsers) -> None:
     """Add the ``validate`` sub-command."""
-    p = subparsers.add_parser(
-        "validate",
-        help=help_of("validate"),
-        description="Run each submission on the suite (a reduced protocol by default), score "
-        "them with optbench and compare the order with a published leaderboard. Re-running on "
-        "the same --experiment-dir resumes.",
-    )
+    p = add_command(subparsers, "validate")
     p.add_argument(
         "submissions",
         nargs="+",
@@ -57,16 +40,16 @@ def register(subparsers) -> None:
     p.add_argument("--ruleset", choices=("external", "self"), default="external")
     p.add_argument(
         "--points",
-        type=positive_int,
+        type=common.positive_int,
         default=5,
         help="search-space points per study (default 5: a v0.5 submission's whole list; on "
         "AlgoPerf's own logs 1 point reverses the order, see docs/VALIDATION.md)",
     )
-    p.add_argument("--studies", type=positive_int, default=1, help="studies (default 1)")
-    add_run_args(p, "validate", "base seed of the trials (default 0)")
-    add_import_root_arg(p)
-    add_workload_args(p, many=True)
-    p.add_argument("--bootstrap", type=non_negative_int, default=1000, metavar="N")
+    p.add_argument("--studies", type=common.positive_int, default=1, help="studies (default 1)")
+    common.add_run_args(p, "validate", "base seed of the trials (default 0)")
+    common.add_import_root_arg(p)
+    common.add_workload_args(p, many=True)
+    p.add_argument("--bootstrap", type=common.non_negative_int, default=1000, metavar="N")
     p.add_argument("--score-only", action="store_true", help="compare what has run; run nothing")
     p.set_defaults(handler=_main)
 
@@ -88,25 +71,24 @@ def _run(args: argparse.Namespace, experiment: Path) -> bool:
     from optbench.submission import load_submission, worker_source
 
     loaded = [(worker_source(s), load_submission(s, args.import_root)) for s in args.submissions]
-    check_writable(experiment)
+    common.check_writable(experiment)
     protocol = validation.Protocol(args.ruleset, args.studies, args.points)
     specs = validation.plan(
         loaded,
-        workload_names(args),
+        common.workload_names(args),
         protocol,
         experiment,
         size=args.size,
         seed=args.seed,
         import_root=str(args.import_root.resolve()) if args.import_root else None,
-        workload_options=workload_options(args),
+        workload_options=common.workload_options(args),
     )
-    done = sum(tuning.is_finished(s) for s in specs)
-    print(
+    points = protocol.points if args.ruleset == "external" else 1
+    head = (
         f"validate: {len(loaded)} submissions, {protocol.ruleset} tuning, "
-        f"{protocol.studies} studies x {protocol.points if args.ruleset == 'external' else 1} "
-        f"points, {len(specs)} trials ({done} done before); writing to {experiment}",
-        flush=True,
+        f"{protocol.studies} studies x {points} points"
     )
+    common.announce(head, specs, experiment)
     executor = LocalProcessExecutor(progress=not args.no_progress)
     summaries = tuning.run_plan(specs, executor, progress=not args.no_progress, log=print)
     return any(s.get("status") == "failed" for s in summaries)
@@ -121,7 +103,7 @@ def _main(args: argparse.Namespace) -> int:
         agreement.read_reference_times_csv(args.reference_times) if args.reference_times else None
     )
     names = _names(args.name)
-    experiment = experiment_dir(args, "validate")
+    experiment = common.experiment_dir(args, "validate")
     failed = False if args.score_only else _run(args, experiment)
     _, result = validation.compare(
         experiment, published, reference_times=reference, names=names, n_bootstrap=args.bootstrap
