@@ -187,38 +187,43 @@ class WorkerLoop:
             if now >= order.tick_deadline:
                 return self._report("tick", complete)
 
+    def _arguments(self, rng: Any, **more: Any) -> dict[str, Any]:
+        """The keyword arguments every submission call of a step shares, plus ``more``."""
+        return {
+            "workload": self.view,
+            "current_param_container": self.model,
+            "model_state": self.model_state,
+            "hyperparameters": self.setup.hyperparameters,
+            "optimizer_state": self.optimizer_state,
+            "global_step": self.global_step,
+            "rng": rng,
+            **more,
+        }
+
+    def _update_arguments(self, rng: Any, **more: Any) -> dict[str, Any]:
+        """What ``update_params`` and ``prepare_for_eval`` both take."""
+        return self._arguments(
+            rng,
+            current_params_types=self.types,
+            loss_type=self.setup.workload.loss_type,
+            eval_results=self.eval_results,
+            **more,
+        )
+
     def _step(self) -> bool:
         """One ``data_selection`` + ``update_params``; True on ``TrainingCompleteError``."""
         select_rng, update_rng, _, _ = prng.split(prng.fold_in(self.rng, self.global_step), 4)
         batch = call_submission(
             "data_selection",
             self.submission.data_selection,
-            workload=self.view,
-            input_queue=self.queue,
-            optimizer_state=self.optimizer_state,
-            current_param_container=self.model,
-            model_state=self.model_state,
-            hyperparameters=self.setup.hyperparameters,
-            global_step=self.global_step,
-            rng=select_rng,
+            **self._arguments(select_rng, input_queue=self.queue),
         )
         complete = False
         try:
             returned = call_submission(
                 "update_params",
                 self.submission.update_params,
-                workload=self.view,
-                current_param_container=self.model,
-                current_params_types=self.types,
-                model_state=self.model_state,
-                hyperparameters=self.setup.hyperparameters,
-                batch=batch,
-                loss_type=self.setup.workload.loss_type,
-                optimizer_state=self.optimizer_state,
-                eval_results=self.eval_results,
-                global_step=self.global_step,
-                rng=update_rng,
-                **self.extra,
+                **self._update_arguments(update_rng, batch=batch, **self.extra),
             )
             self.optimizer_state, self.model, self.model_state = checked_update(
                 "update_params", returned
@@ -248,22 +253,9 @@ class WorkerLoop:
         if prepare is None:
             return
         _, _, prep_rng, _ = prng.split(prng.fold_in(self.rng, self.global_step - 1), 4)
+        returned = call_submission("prepare_for_eval", prepare, **self._update_arguments(prep_rng))
         self.optimizer_state, self.model, self.model_state = checked_update(
-            "prepare_for_eval",
-            call_submission(
-                "prepare_for_eval",
-                prepare,
-                workload=self.view,
-                current_param_container=self.model,
-                current_params_types=self.types,
-                model_state=self.model_state,
-                hyperparameters=self.setup.hyperparameters,
-                loss_type=self.setup.workload.loss_type,
-                optimizer_state=self.optimizer_state,
-                eval_results=self.eval_results,
-                global_step=self.global_step,
-                rng=prep_rng,
-            ),
+            "prepare_for_eval", returned
         )
 
     # --- checkpoints -----------------------------------------------------------------------
