@@ -1536,8 +1536,11 @@ def _notes(
     targets: Targets,
     rules: Any,
     missing: Sequence[str],
+    speed_unknown: bool = False,
+    ties: int = 0,
 ) -> list[str]:
-    """Warnings about what was counted: trials per study, untargeted and missing workloads."""
+    """Warnings about what was counted: trials per study, untargeted and missing workloads,
+    speed-ups without a budget, and ties the official score resolves by directory order."""
     counted = [*(targets.base_workloads or ()), *(targets.held_out_workloads or ())]
     notes = _count_warnings(per_trial, rules, counted)
     untargeted = sorted(set(trials["workload"]) - set(targets.workloads))
@@ -1546,6 +1549,13 @@ def _notes(
         notes.append(
             f"scored without {', '.join(missing)} (no submission ran it): scores are over "
             f"{len(targets.base_workloads or ())} base workloads"
+        )
+    if speed_unknown:
+        notes.append("speed-up unknown where a workload's budget is unknown (pass budgets)")
+    if ties:
+        notes.append(
+            f"{ties} studies have trials reaching the target at the same eval at different "
+            "times: the official score depends on directory order (see the ties)"
         )
     return notes
 
@@ -1651,15 +1661,10 @@ def score_experiment(
     scores, time_low, time_high, scored, profiles = _score_table(
         times, per_study, resolved, mode, options
     )
-    notes = _notes(trials, per_trial, resolved, chosen.ruleset(ruleset), missing)
-    if baseline is not None and scores["time_ratio"].isna().any():
-        notes.append("speed-up unknown where a workload's budget is unknown (pass budgets)")
     ties = _scored_ties(per_trial, resolved, list(times.columns), mode)
-    if len(ties):
-        notes.append(
-            f"{len(ties)} studies have trials reaching the target at the same eval at different "
-            "times: the official score depends on directory order (see the ties)"
-        )
+    speed_unknown = baseline is not None and bool(scores["time_ratio"].isna().any())
+    rules = chosen.ruleset(ruleset)
+    notes = _notes(trials, per_trial, resolved, rules, missing, speed_unknown, len(ties))
     failed = per_trial[per_trial["status"] != "ok"]
     return Leaderboard(
         preset=chosen.name,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -172,3 +174,41 @@ def test_resume_completes_an_interrupted_study_without_duplicates(tmp_path):
     trial_dirs = sorted(p.parent for p in tmp_path.rglob("result.json"))
     assert len(trial_dirs) == len(specs) == len(set(trial_dirs))
     assert set(first) == {s.trial_dir for s in specs}
+
+
+def test_every_shipped_search_space_names_only_hyperparameters_its_baseline_reads():
+    from optbench.algorithms import BASELINES
+    from optbench.submission import load_submission
+
+    for name in BASELINES:
+        submission = load_submission(name)
+        if submission.search_space_path is not None:  # raises on an unknown name or key
+            assert tuning.search_space_of(submission, None) is not None
+
+
+def test_misspelt_names_are_refused_with_a_suggestion(tmp_path):
+    from optbench.submission import load_submission
+
+    nadamw = load_submission("nadamw")
+    space = search_space.parse({"learnin_rate": {"min": 1e-4, "max": 1e-2}})
+    with pytest.raises(UserError, match="did you mean 'learning_rate'"):
+        tuning.check_hyperparameter_names(space, nadamw, "s.json")
+    fixed = search_space.parse([{"learning_rate": 1e-3}, {"weight_decay": 0.1, "warmup": 0.1}])
+    with pytest.raises(UserError, match="'warmup' is not a hyperparameter of 'nadamw'"):
+        tuning.check_hyperparameter_names(fixed, nadamw, "s.json")
+    algoperf_style = dataclasses.replace(nadamw, extras={})  # reads its own names: unchecked
+    tuning.check_hyperparameter_names(space, algoperf_style, "s.json")
+    path = tmp_path / "s.json"
+    path.write_text('{"learning_rate": {"min": 1e-4, "max": 1e-2, "scalling": "log"}}')
+    with pytest.raises(UserError, match="'scalling' is not a key of a dimension"):
+        tuning.load_search_space(path)
+
+
+def test_plan_keeps_trial_folders_inside_the_experiment(tmp_path):
+    specs = _plan(tmp_path, tuning.ruleset("self", studies=1), space=None, max_steps=3)
+    assert specs[0].max_steps == 3
+    assert Path(specs[0].trial_dir).resolve().is_relative_to(tmp_path.resolve())
+    with pytest.raises(UserError, match="cannot be a folder name"):
+        _plan(tmp_path, tuning.ruleset("self", studies=1), space=None, name="../../x")
+    with pytest.raises(TypeError, match="unknown options"):
+        _plan(tmp_path, tuning.ruleset("self", studies=1), space=None, max_stepz=3)

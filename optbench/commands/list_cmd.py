@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+from typing import Any
 
 from optbench.commands import add_command
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     """Add the ``list`` sub-command."""
     p = add_command(subparsers, "list")
     p.set_defaults(handler=_main)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from optbench.commands import add_command
 from optbench.commands.score import add_scoring_arguments, check_output, leaderboards_from_args
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     """Add the ``report`` sub-command."""
     p = add_command(subparsers, "report")
     add_scoring_arguments(p)

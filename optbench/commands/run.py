@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from optbench.commands import add_command, common
 from optbench.errors import UserError
 
+if TYPE_CHECKING:  # imported by the handler only: they import torch
+    from optbench.runner import TrialResult
+    from optbench.spec import Workload
+    from optbench.submission import Submission
 
-def register(subparsers) -> None:
+
+def register(subparsers: Any) -> None:
     """Add the ``run`` sub-command."""
     p = add_command(subparsers, "run")
     common.add_submission_args(p, default="nadamw")
@@ -48,7 +53,7 @@ def register(subparsers) -> None:
     p.set_defaults(handler=_main)
 
 
-def hyperparameters_for(args: argparse.Namespace, submission) -> tuple[Any, str]:
+def hyperparameters_for(args: argparse.Namespace, submission: Submission) -> tuple[Any, str]:
     """The trial's hyperparameters (namedtuple) and ruleset: (None, "self") under self-tuning."""
     from optbench import search_space, tuning
 
@@ -72,12 +77,12 @@ def hyperparameters_for(args: argparse.Namespace, submission) -> tuple[Any, str]
     return search_space.as_hyperparameters(point), "external"
 
 
-def _target(workload) -> str:
+def _target(workload: Workload) -> str:
     sign = ">=" if workload.metric_higher_is_better else "<="
     return f"validation/{workload.target_metric_name} {sign} {workload.validation_target_value}"
 
 
-def describe(result, workload) -> str:
+def describe(result: TrialResult, workload: Workload) -> str:
     """The closing line of a trial, and one line per flag the runner raised on it."""
     if result.status == "failed":
         reason = (result.failure or "").splitlines()[0]

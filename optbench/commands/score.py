@@ -7,6 +7,7 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -70,7 +71,7 @@ def add_scoring_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     """Add the ``score`` sub-command."""
     p = add_command(subparsers, "score")
     add_scoring_arguments(p)

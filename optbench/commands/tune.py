@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 from pathlib import Path
+from typing import Any
 
 from optbench import __version__, results, tuning
 from optbench.commands import add_command, common
@@ -13,7 +14,7 @@ from optbench.errors import UserError
 EXPERIMENT_FILE = "optbench_experiment.json"
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     """Add the ``tune`` sub-command."""
     p = add_command(subparsers, "tune")
     common.add_submission_args(p, default=None)

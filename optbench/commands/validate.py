@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 from optbench.commands import add_command, common
 from optbench.errors import UserError
 
 
-def register(subparsers) -> None:
+def register(subparsers: Any) -> None:
     """Add the ``validate`` sub-command."""
     p = add_command(subparsers, "validate")
     p.add_argument(
