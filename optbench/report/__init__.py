@@ -28,6 +28,14 @@ def _interval(low: float, high: float, digits: int = 4) -> str:
     return f"[{low:.{digits}f}, {high:.{digits}f}]"
 
 
+def _intervals_note(board: Leaderboard) -> str:
+    if not board.n_bootstrap:
+        return "No intervals (no bootstrap)."
+    return (
+        f"Intervals: 95% bootstrap over studies ({board.n_bootstrap} samples, seed {board.seed})."
+    )
+
+
 def _summary(board: Leaderboard) -> str:
     held = ", ".join(board.held_out_workloads) or "none"
     return (
@@ -35,9 +43,8 @@ def _summary(board: Leaderboard) -> str:
         f"Ruleset <b>{escape(board.ruleset)}</b> tuning, preset <b>{escape(board.preset)}</b>, "
         f"mode <b>{escape(board.mode)}</b>; targets from "
         f"{escape(board.targets.source)}; base workloads: {escape(', '.join(board.base_workloads))}"
-        f"; held-out variants: {escape(held)}. Intervals: 95% bootstrap over studies "
-        f"({board.n_bootstrap} samples, seed {board.seed}). Scores are relative to the set of "
-        "submissions compared.</p>"
+        f"; held-out variants: {escape(held)}. {_intervals_note(board)} Scores are relative "
+        "to the set of submissions compared.</p>"
     )
 
 
