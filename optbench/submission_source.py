@@ -10,7 +10,7 @@ what optbench loaded, never what the submission declares about itself.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ class SubmissionSource:
     digest: str
     source: str
     search_space_path: Path | None = None
+    extras: dict[str, Any] = field(default_factory=dict)  # a baseline's (its self-tuning point)
 
     def __call__(self) -> Any:
         """The loaded :class:`~optbench.submission.Submission`, under this name and digest."""
@@ -57,10 +58,15 @@ def describe(name_or_path: str, import_root: str | Path | None = None) -> Submis
     if name_or_path in BASELINES:
         module = importlib.import_module(f"optbench.algorithms.{name_or_path}")
         file = Path(module.__file__)
-        space = getattr(module, "SUBMISSION", None)
-        space_path = getattr(space, "search_space_path", None)
+        built = getattr(module, "SUBMISSION", None)
         return SubmissionSource(
-            name_or_path, root, name_or_path, sources.digest(file), name_or_path, space_path
+            name_or_path,
+            root,
+            name_or_path,
+            sources.digest(file),
+            name_or_path,
+            getattr(built, "search_space_path", None),
+            dict(getattr(built, "extras", {})),
         )
     path = Path(name_or_path)
     if path.exists():
