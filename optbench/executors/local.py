@@ -16,6 +16,9 @@ from optbench.tuning import TrialSpec
 
 
 def _worker(spec: TrialSpec, progress: bool, memory_limit_bytes: int | None) -> None:
+    # Ctrl-C is the parent's to handle (it kills this process); an interrupted trial must never
+    # be recorded as a result.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     if memory_limit_bytes is not None:
         import resource
 
