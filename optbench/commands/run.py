@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # imported by the handler only: they import torch
     from optbench.runner import TrialResult
     from optbench.spec import Workload
     from optbench.submission import Submission
+    from optbench.submission_source import SubmissionSource
 
 
 def register(subparsers: Any) -> None:
@@ -53,7 +54,9 @@ def register(subparsers: Any) -> None:
     p.set_defaults(handler=_main)
 
 
-def hyperparameters_for(args: argparse.Namespace, submission: Submission) -> tuple[Any, str]:
+def hyperparameters_for(
+    args: argparse.Namespace, submission: Submission | SubmissionSource
+) -> tuple[Any, str]:
     """The trial's hyperparameters (namedtuple) and ruleset: (None, "self") under self-tuning."""
     from optbench import search_space, tuning
 
@@ -159,10 +162,11 @@ def _main(args: argparse.Namespace) -> int:
     from optbench import trial_lock
     from optbench.cli import EXIT_OK, EXIT_TRIAL_FAILED
     from optbench.report import summary
-    from optbench.submission import load_submission
+    from optbench.submission_source import describe as describe_submission
 
     names = common.workload_names(args)
-    submission = load_submission(args.submission, args.import_root)
+    # Never imported here: the trial's worker process imports it (the supervised trial).
+    submission = describe_submission(args.submission, args.import_root)
     hyperparameters, ruleset = hyperparameters_for(args, submission)
     experiment = common.experiment_dir(args, "run")
     workloads = [common.make_workload(name, args) for name in names]

@@ -84,10 +84,11 @@ def _executor(args: argparse.Namespace):
 
 def _plan(args: argparse.Namespace, names: list[str], experiment: Path):
     """The submission and every trial of the studies."""
-    from optbench.submission import load_submission, worker_source
+    from optbench.submission import worker_source
+    from optbench.submission_source import describe
 
     rules = tuning.ruleset(args.ruleset, args.preset, args.studies, args.trials)
-    submission = load_submission(args.submission, args.import_root)
+    submission = describe(args.submission, args.import_root)  # imported by trial workers only
     space = None
     if rules.name == "external":
         space = tuning.search_space_of(submission, args.tuning_search_space)

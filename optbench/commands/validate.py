@@ -69,9 +69,10 @@ def _run(args: argparse.Namespace, experiment: Path) -> bool:
     """Run the validation's unfinished trials; whether any trial failed."""
     from optbench import tuning, validation
     from optbench.executors import LocalProcessExecutor
-    from optbench.submission import load_submission, worker_source
+    from optbench.submission import worker_source
+    from optbench.submission_source import describe
 
-    loaded = [(worker_source(s), load_submission(s, args.import_root)) for s in args.submissions]
+    loaded = [(worker_source(s), describe(s, args.import_root)) for s in args.submissions]
     common.check_writable(experiment)
     protocol = validation.Protocol(args.ruleset, args.studies, args.points)
     specs = validation.plan(
