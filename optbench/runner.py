@@ -18,6 +18,9 @@ when it was loaded from source. The timing rules live here and only here:
   happens past the budget;
 * training ends when the budget is spent, when both validation and test targets are reached, on
   ``TrainingCompleteError`` (one final eval follows, if budget remains) or at the step cap;
+* a trial given a ``cap_sec`` (the best time-to-target another trial of its study already
+  reached) ends there as if its budget were spent (``capped``): a time-to-target past the cap
+  could not change the study's best, so no score changes;
 * checkpoints (:mod:`optbench.checkpoint`) are written after evals, untimed; a resumed trial
   continues from the last one with the submission time it had then (the time lost since is not
   counted, as in AlgoPerf) and ``preemption_count`` one higher.
@@ -62,7 +65,7 @@ class TrialResult:
     """What one trial produced (also written to ``result.json``)."""
 
     status: str  # "completed" or "failed"
-    stop_reason: str  # target | budget | training_complete | step_cap | diverged | error
+    stop_reason: str  # target | budget | capped | training_complete | step_cap | diverged | error
     reached_target: bool
     time_to_target: float | None
     steps_to_target: int | None
@@ -98,6 +101,7 @@ class TrialConfig:
     probe_speed: bool = True
     eval_every_steps: int | None = None
     checkpoint_every_sec: float | None = None
+    cap_sec: float | None = None
 
     def check(self) -> None:
         """One-line errors for values no trial can run with."""
@@ -107,6 +111,8 @@ class TrialConfig:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise UserError(f"{name} must be positive, got {value}")
+        if self.cap_sec is not None and not self.cap_sec >= 0:
+            raise UserError(f"cap_sec must be >= 0, got {self.cap_sec}")
         if self.checkpoint_every_sec is not None and not self.checkpoint_every_sec >= 0:
             raise UserError(f"checkpoint_every_sec must be >= 0, got {self.checkpoint_every_sec}")
 
@@ -136,7 +142,8 @@ def run_trial(
     ``batch_size``, ``progress``, ``meta`` (extra ``meta_data.json`` fields), ``probe_speed``,
     ``eval_every_steps`` (evals at step 1 and every N steps instead of by time: curves then do not
     depend on machine speed), ``checkpoint_every_sec`` (wall seconds; 0: after every eval; None:
-    never). ``resume`` continues from the checkpoint in ``trial_dir``, if it was written for this
+    never), ``cap_sec`` (stop once the submission time reaches it: see the module docstring).
+    ``resume`` continues from the checkpoint in ``trial_dir``, if it was written for this
     very trial (otherwise the trial starts afresh).
     """
     if options.get("meta") is None:
@@ -160,6 +167,9 @@ class Trial:
         self.workload, self.submission, self.config = workload, submission, config
         self.supervised = supervised
         self.budget = workload.max_allowed_runtime_sec * config.budget_scale
+        cap = config.cap_sec if config.cap_sec is not None else math.inf
+        self.limit = min(self.budget, cap)  # submission time past which nothing can count
+        self.end_reason = "capped" if cap < self.budget else "budget"
         self.out = config.trial_dir
         self.clock = Clock(getattr(workload, "device", torch.device("cpu")))
         self.eval_rows: list[dict[str, Any]] = []
@@ -207,7 +217,7 @@ class Trial:
         stop_reason = "budget"
         while True:
             report = self._timed_stretch()
-            if report["stop"] == "eval" and ts["accumulated_submission_time"] < self.budget:
+            if report["stop"] == "eval" and ts["accumulated_submission_time"] < self.limit:
                 metrics = self._evaluate(report)
                 divergence = _diverged(metrics)
                 if divergence:
@@ -224,8 +234,8 @@ class Trial:
                 )
                 stop_reason = "step_cap" if capped else "training_complete"
                 break
-            if ts["accumulated_submission_time"] >= self.budget:
-                stop_reason = "budget"
+            if ts["accumulated_submission_time"] >= self.limit:
+                stop_reason = self.end_reason
                 break
             if report["stop"] == "eval" and self._checkpoint_due(last_checkpoint):
                 self._save_checkpoint()
@@ -353,7 +363,7 @@ class Trial:
             eval_at_step = 1 if self.global_step == 0 else (self.global_step // every + 1) * every
         order = Order(
             eval_deadline=eval_deadline,
-            budget_deadline=start + self.budget - spent,
+            budget_deadline=start + self.limit - spent,
             tick_deadline=start + TICK_SEC,
             eval_at_step=eval_at_step,
             max_steps=config.max_steps,
@@ -361,7 +371,7 @@ class Trial:
             new_eval_results=self.eval_results[self.sent_results :],
         )
         self.sent_results = len(self.eval_results)
-        timeout = self.budget - spent + OVERRUN_GRACE_SEC
+        timeout = self.limit - spent + OVERRUN_GRACE_SEC
         try:
             report = self.worker.request("train", order, timeout=timeout)
         except TimeoutError:

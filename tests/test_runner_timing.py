@@ -1,4 +1,4 @@
-"""The timing rules of ALGOPERF.md §4, pinned with a toy workload whose evals sleep."""
+"""The timing rules (AlgoPerf's), pinned with a toy workload whose evals sleep."""
 
 from __future__ import annotations
 
@@ -117,3 +117,19 @@ def test_nan_metrics_fail_the_trial_as_diverged(tmp_path):
         ToyWorkload(metric=lambda step: math.nan), toy_submission(), trial_dir=tmp_path
     )
     assert result.status == "failed" and result.stop_reason == "diverged"
+
+
+def test_a_capped_trial_stops_at_its_cap_and_evaluates_nothing_past_it():
+    workload = ToyWorkload(metric=lambda step: 0.0, eval_period=0.05, budget=5.0)
+    result = run_trial(workload, toy_submission(step_sleep=0.01), cap_sec=0.3, probe_speed=False)
+    assert result.stop_reason == "capped"
+    assert 0.3 <= result.submission_time < 0.3 + 0.2
+    assert result.eval_rows and all(
+        r["accumulated_submission_time"] < 0.3 for r in result.eval_rows
+    )
+
+
+def test_a_cap_above_the_budget_is_the_budget():
+    workload = ToyWorkload(metric=lambda step: 0.0, eval_period=0.05, budget=0.2)
+    result = run_trial(workload, toy_submission(step_sleep=0.01), cap_sec=9.0, probe_speed=False)
+    assert result.stop_reason == "budget"
