@@ -18,9 +18,11 @@ when it was loaded from source. The timing rules live here and only here:
   happens past the budget;
 * training ends when the budget is spent, when both validation and test targets are reached, on
   ``TrainingCompleteError`` (one final eval follows, if budget remains) or at the step cap;
-* a trial given a ``cap_sec`` (the best time-to-target another trial of its study already
-  reached) ends there as if its budget were spent (``capped``): a time-to-target past the cap
-  could not change the study's best, so no score changes;
+* a trial given a cap (``cap_sec``, ``cap_evals``: the best time-to-target and the fewest evals
+  to target of the trials of its study already run) ends once it has made ``cap_evals`` evals and
+  its submission time reaches ``cap_sec``, as if its budget were spent (``capped``): a target
+  reached after both could win its study by neither time (optbench's scoring) nor eval index
+  (AlgoPerf's), so no score changes;
 * checkpoints (:mod:`optbench.checkpoint`) are written after evals, untimed; a resumed trial
   continues from the last one with the submission time it had then (the time lost since is not
   counted, as in AlgoPerf) and ``preemption_count`` one higher.
@@ -102,6 +104,7 @@ class TrialConfig:
     eval_every_steps: int | None = None
     checkpoint_every_sec: float | None = None
     cap_sec: float | None = None
+    cap_evals: int = 0
 
     def check(self) -> None:
         """One-line errors for values no trial can run with."""
@@ -113,6 +116,8 @@ class TrialConfig:
                 raise UserError(f"{name} must be positive, got {value}")
         if self.cap_sec is not None and not self.cap_sec >= 0:
             raise UserError(f"cap_sec must be >= 0, got {self.cap_sec}")
+        if self.cap_evals < 0:
+            raise UserError(f"cap_evals must be >= 0, got {self.cap_evals}")
         if self.checkpoint_every_sec is not None and not self.checkpoint_every_sec >= 0:
             raise UserError(f"checkpoint_every_sec must be >= 0, got {self.checkpoint_every_sec}")
 
@@ -142,7 +147,7 @@ def run_trial(
     ``batch_size``, ``progress``, ``meta`` (extra ``meta_data.json`` fields), ``probe_speed``,
     ``eval_every_steps`` (evals at step 1 and every N steps instead of by time: curves then do not
     depend on machine speed), ``checkpoint_every_sec`` (wall seconds; 0: after every eval; None:
-    never), ``cap_sec`` (stop once the submission time reaches it: see the module docstring).
+    never), ``cap_sec`` and ``cap_evals`` (the study's best so far: see the module docstring).
     ``resume`` continues from the checkpoint in ``trial_dir``, if it was written for this
     very trial (otherwise the trial starts afresh).
     """
@@ -167,9 +172,6 @@ class Trial:
         self.workload, self.submission, self.config = workload, submission, config
         self.supervised = supervised
         self.budget = workload.max_allowed_runtime_sec * config.budget_scale
-        cap = config.cap_sec if config.cap_sec is not None else math.inf
-        self.limit = min(self.budget, cap)  # submission time past which nothing can count
-        self.end_reason = "capped" if cap < self.budget else "budget"
         self.out = config.trial_dir
         self.clock = Clock(getattr(workload, "device", torch.device("cpu")))
         self.eval_rows: list[dict[str, Any]] = []
@@ -217,7 +219,8 @@ class Trial:
         stop_reason = "budget"
         while True:
             report = self._timed_stretch()
-            if report["stop"] == "eval" and ts["accumulated_submission_time"] < self.limit:
+            limit, _ = self._limit()
+            if report["stop"] == "eval" and ts["accumulated_submission_time"] < limit:
                 metrics = self._evaluate(report)
                 divergence = _diverged(metrics)
                 if divergence:
@@ -234,8 +237,9 @@ class Trial:
                 )
                 stop_reason = "step_cap" if capped else "training_complete"
                 break
-            if ts["accumulated_submission_time"] >= self.limit:
-                stop_reason = self.end_reason
+            limit, end_reason = self._limit()
+            if ts["accumulated_submission_time"] >= limit:
+                stop_reason = end_reason
                 break
             if report["stop"] == "eval" and self._checkpoint_due(last_checkpoint):
                 self._save_checkpoint()
@@ -352,6 +356,7 @@ class Trial:
         ts = self.train_state
         config = self.config
         spent = ts["accumulated_submission_time"]
+        limit, _ = self._limit()
         start = self.clock.now()
         if config.eval_every_steps is None:
             since = spent - ts["last_eval_submission_time"]
@@ -363,7 +368,7 @@ class Trial:
             eval_at_step = 1 if self.global_step == 0 else (self.global_step // every + 1) * every
         order = Order(
             eval_deadline=eval_deadline,
-            budget_deadline=start + self.limit - spent,
+            budget_deadline=start + limit - spent,
             tick_deadline=start + TICK_SEC,
             eval_at_step=eval_at_step,
             max_steps=config.max_steps,
@@ -371,7 +376,7 @@ class Trial:
             new_eval_results=self.eval_results[self.sent_results :],
         )
         self.sent_results = len(self.eval_results)
-        timeout = self.limit - spent + OVERRUN_GRACE_SEC
+        timeout = limit - spent + OVERRUN_GRACE_SEC
         try:
             report = self.worker.request("train", order, timeout=timeout)
         except TimeoutError:
@@ -387,6 +392,13 @@ class Trial:
         self.batches_drawn = int(report["batches_drawn"])
         self.bar.update(round(min(ts["accumulated_submission_time"], self.budget), 1) - self.bar.n)
         return report
+
+    def _limit(self) -> tuple[float, str]:
+        """The submission time past which nothing this trial does can count, and why."""
+        cap = self.config.cap_sec
+        if cap is not None and cap < self.budget and len(self.eval_rows) >= self.config.cap_evals:
+            return cap, "capped"
+        return self.budget, "budget"
 
     # --- untimed evaluation -------------------------------------------------------------------
     def _evaluate(self, report: dict[str, Any]) -> dict[str, float]:

@@ -133,3 +133,12 @@ def test_a_cap_above_the_budget_is_the_budget():
     workload = ToyWorkload(metric=lambda step: 0.0, eval_period=0.05, budget=0.2)
     result = run_trial(workload, toy_submission(step_sleep=0.01), cap_sec=9.0, probe_speed=False)
     assert result.stop_reason == "budget"
+
+
+def test_a_cap_waits_for_the_study_best_eval_count_too():
+    workload = ToyWorkload(metric=lambda step: 0.0, eval_period=0.02, budget=5.0)
+    submission = toy_submission(step_sleep=0.01)
+    result = run_trial(workload, submission, cap_sec=0.05, cap_evals=12, probe_speed=False)
+    assert result.stop_reason == "capped"
+    assert len(result.eval_rows) == 12  # the 12th eval is the last one that could still win
+    assert result.eval_rows[-1]["accumulated_submission_time"] >= 0.05

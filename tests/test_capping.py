@@ -1,0 +1,112 @@
+"""Exact capping changes no score: a property test over random studies, scored both ways, and
+the cap read from real trial folders."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from optbench import capping, scoring
+from optbench.runner import run_trial
+from optbench.submission import load_submission
+from optbench.workloads import get_workload
+
+TARGET = 0.5
+
+
+def _capped(times: list[float], values: list[float], cap: capping.Cap | None):
+    """The evals a trial makes under ``cap``, as the runner decides them: eval k happens only
+    while k < cap.evals or its submission time is below cap.sec; the trial stops at the first
+    that does not happen."""
+    if cap is None:
+        return times, values
+    kept = 0
+    while kept < len(times) and (kept < cap.evals or times[kept] < cap.sec):
+        kept += 1
+    return times[:kept], values[:kept]
+
+
+def _first_reach(times, values):
+    index, time = scoring.time_to_target(values, times, TARGET, minimize=False)
+    return (time, index) if index >= 0 else None
+
+
+def _frame(trials):
+    rows = []
+    for order, (times, values) in enumerate(trials):
+        index, time = scoring.time_to_target(values, times, TARGET, minimize=False)
+        rows.append(
+            dict(
+                submission="s",
+                workload="w",
+                study=1,
+                trial=order + 1,
+                framework="pytorch",
+                order=order,
+                status="ok",
+                reason="",
+                has_evals=bool(len(times)),
+                eval_index=index,
+                time=time,
+            )
+        )
+    return pd.DataFrame(rows)
+
+
+curve = st.lists(st.tuples(st.floats(0.01, 5.0), st.floats(0.0, 1.0)), min_size=1, max_size=12).map(
+    lambda evals: (list(np.cumsum([d for d, _ in evals])), [v for _, v in evals])
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(curve, min_size=1, max_size=6))
+def test_capping_changes_no_study_time_in_either_mode(trials):
+    capped, reached = [], []
+    for times, values in trials:
+        times, values = _capped(times, values, capping.best_of(reached))
+        capped.append((times, values))
+        if (hit := _first_reach(times, values)) is not None:
+            reached.append(hit)
+    for mode in scoring.MODES:
+        full = scoring.study_times(_frame(trials), mode)
+        cut = scoring.study_times(_frame(capped), mode)
+        assert full["time"].tolist() == cut["time"].tolist(), mode
+
+
+def test_capping_saves_time_on_a_typical_study():
+    slow = (list(np.arange(1.0, 11.0)), [0.1 * k for k in range(1, 11)])  # reaches at 5 s
+    fast = (list(np.arange(1.0, 11.0)), [0.2 * k for k in range(1, 11)])  # reaches at 3 s
+    cap = capping.best_of([_first_reach(*fast)])
+    times, _ = _capped(*slow, cap)
+    assert (cap.sec, cap.evals) == (3.0, 2)
+    # A third eval (index 2, at 3 s) could at best tie the fast trial; ties go to the earlier.
+    assert times == [1.0, 2.0]
+
+
+def test_the_cap_is_read_from_finished_trials(tmp_path):
+    workload = get_workload("fmnist_mlp", "smoke")
+    nadamw = load_submission("nadamw")
+    first = run_trial(
+        workload, nadamw, trial_dir=tmp_path / "trial_1", probe_speed=False, eval_every_steps=10
+    )
+    assert first.reached_target
+    cap = capping.study_cap([tmp_path / "trial_1", tmp_path / "missing"])
+    index = [r["global_step"] for r in first.eval_rows].index(first.steps_to_target)
+    assert cap == capping.Cap(first.time_to_target, index)
+    second = run_trial(
+        workload,
+        nadamw,
+        trial_dir=tmp_path / "trial_2",
+        probe_speed=False,
+        eval_every_steps=10,
+        seed=1,
+        cap_sec=cap.sec * 0.5,
+        cap_evals=0,
+    )
+    assert second.stop_reason == "capped" and not second.reached_target
+    assert capping.study_cap([tmp_path / "trial_2"]) is None
+    assert math.isfinite(cap.sec)
