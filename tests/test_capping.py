@@ -104,8 +104,8 @@ def test_the_cap_is_read_from_finished_trials(tmp_path):
         probe_speed=False,
         eval_every_steps=10,
         seed=1,
-        cap_sec=cap.sec * 0.5,
-        cap_evals=0,
+        cap_sec=1e-9,  # stops it right after its first eval (step 1, far from the target)
+        cap_evals=1,
     )
     assert second.stop_reason == "capped" and not second.reached_target
     assert capping.study_cap([tmp_path / "trial_2"]) is None
