@@ -437,6 +437,14 @@ def seconds_per_step(
     return statistics.median(measured)
 
 
+def budget_seconds(steps_needed: int, per_step: float) -> float:
+    """Step 4's budget: ``steps_needed`` steps at ``per_step`` seconds each, divided by
+    :data:`BUDGET_FRACTION` (the target-setting run needs at most 75% of the budget), rounded
+    up to 5 s. The one place the formula lives: hardware profiles (:mod:`optbench.profiles`)
+    derive their budgets with it too."""
+    return 5.0 * math.ceil(steps_needed * per_step / BUDGET_FRACTION / 5.0)
+
+
 def calibrate_budget(
     name: str,
     size: str,
@@ -450,9 +458,8 @@ def calibrate_budget(
     per_step = seconds_per_step(
         name, size, pick["algorithm"], pick["hyperparameters"], workload_options=workload_options
     )
-    seconds = record["steps_needed"] * per_step
     return {
-        "max_allowed_runtime_sec": 5.0 * math.ceil(seconds / BUDGET_FRACTION / 5.0),
+        "max_allowed_runtime_sec": budget_seconds(record["steps_needed"], per_step),
         "calibration_gflops": round(integrity.speed_probe(), 1),
         "calibration_seconds_per_step": round(per_step, 5),
     }

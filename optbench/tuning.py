@@ -102,6 +102,7 @@ class TrialSpec:
     checkpoint_every_sec: float | None = None
     import_root: str | None = None
     submission_digest: str = ""
+    meta: dict[str, Any] = field(default_factory=dict)  # more meta_data.json fields (profile)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -115,6 +116,7 @@ TRIAL_OPTIONS = (
     "checkpoint_every_sec",
     "import_root",
     "submission_digest",
+    "meta",
 )
 
 

@@ -72,7 +72,7 @@ def execute(spec: TrialSpec, progress: bool = False) -> dict:
             eval_every_steps=spec.eval_every_steps,
             checkpoint_every_sec=spec.checkpoint_every_sec,
             resume=resume,
-            meta={"ruleset": spec.ruleset, "study": spec.study, "trial": spec.trial},
+            meta={**spec.meta, "ruleset": spec.ruleset, "study": spec.study, "trial": spec.trial},
         )
     except UserError as exc:
         return record_failure(spec, f"setup failed: {exc}")
