@@ -6,7 +6,9 @@ does not import torch::
     import optbench
 
     workload = optbench.get_workload("fmnist_mlp", "smoke")
-    result = optbench.run_trial(workload, optbench.load_submission("nadamw"), trial_dir="exp/t")
+    # A SubmissionSource runs supervised (its code imported in a worker process only); a
+    # Submission object (load_submission, make_submission) runs in this process.
+    result = optbench.run_trial(workload, optbench.describe_submission("nadamw"), trial_dir="exp/t")
     board = optbench.score_experiment("exp/")
     optbench.write_report(board, "report.html")
 """
@@ -30,6 +32,8 @@ _API: dict[str, str] = {
     # submissions
     "Submission": "optbench.submission",
     "load_submission": "optbench.submission",
+    "SubmissionSource": "optbench.submission_source",
+    "describe_submission": "optbench.submission_source",
     "make_submission": "optbench.algorithms",
     "BASELINES": "optbench.algorithms",
     # tuning
@@ -46,6 +50,9 @@ _API: dict[str, str] = {
     "UserError": "optbench.errors",
 }
 
+# public names that differ from the defining module's
+_ALIASES = {"describe_submission": "describe"}
+
 __all__ = ["__version__", *_API]
 
 
@@ -54,7 +61,7 @@ def __getattr__(name: str) -> Any:
     module = _API.get(name)
     if module is None:
         raise AttributeError(f"module 'optbench' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(importlib.import_module(module), _ALIASES.get(name, name))
     globals()[name] = value
     return value
 
