@@ -69,7 +69,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from optbench import presets
+from optbench import presets, profiles
 from optbench.errors import UserError
 from optbench.results import file_digests
 
@@ -444,6 +444,25 @@ def run_budgets(trials: pd.DataFrame) -> dict[str, float]:
         if isinstance(budget, int | float) and not isinstance(budget, bool) and budget > 0:
             found[row.workload] = max(float(budget), found.get(row.workload, 0.0))
     return found
+
+
+def check_one_profile(trials: pd.DataFrame) -> None:
+    """Refuse to rank optbench trials run under different hardware profiles together (their
+    budgets, and so their times past a missed target, are seconds of different slots); a
+    trial recording no profile ran under the default one (:mod:`optbench.profiles`)."""
+    found: dict[str, tuple[str, str]] = {}  # digest -> (name, a trial folder)
+    for row in trials.itertuples(index=False):
+        if _optbench_size(row.meta) is None:  # not optbench's meta data (AlgoPerf logs)
+            continue
+        name, digest = profiles.recorded_digest(row.meta)
+        found.setdefault(digest, (name, str(row.path)))
+    if len(found) > 1:
+        (d1, (n1, p1)), (d2, (n2, p2)) = list(found.items())[:2]
+        raise UserError(
+            f"trials of different hardware profiles cannot be ranked together: {n1} (sha256 "
+            f"{d1[:12]}) in {p1}, {n2} (sha256 {d2[:12]}) in {p2}; score each profile's "
+            "trials apart"
+        )
 
 
 def resolve_targets(trials: pd.DataFrame, targets: Targets | None, preset: Preset) -> Targets:
@@ -1569,6 +1588,7 @@ def _load_for_scoring(
 ) -> tuple[pd.DataFrame, str, Targets]:
     """The trials of one ruleset, its name and the resolved targets; the baseline checked."""
     trials, ruleset = _load_ruleset(path, ruleset)
+    check_one_profile(trials)
     if baseline is not None and baseline not in set(trials["submission"]):
         known = ", ".join(sorted(trials["submission"].unique()))
         raise UserError(f"unknown baseline submission {baseline!r} (known: {known})")

@@ -45,6 +45,13 @@ COMMANDS: dict[str, tuple[str, str, str | None]] = {
         "set targets and budgets by AlgoPerf's procedure (scaled down)",
         None,
     ),
+    "calibrate": (
+        "optbench.commands.calibrate",
+        "time this slot's budgets into a hardware profile",
+        "Time each workload's target-setting configuration on this device with N CPU threads "
+        "and write the slot's hardware profile: budgets that run and tune take with --profile "
+        "(see docs/PROFILES.md).",
+    ),
     "list": ("optbench.commands.list_cmd", "list workloads and baseline submissions", None),
 }
 

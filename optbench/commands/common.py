@@ -193,6 +193,32 @@ def add_trial_limit_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_profile_args(parser: argparse.ArgumentParser, slots: bool = False) -> None:
+    """``--profile PATH|NAME`` (the trials' budgets: :mod:`optbench.profiles`), and with
+    ``slots`` ``--jobs N`` and ``--threads-per-trial T`` (parallel slots on one machine)."""
+    parser.add_argument(
+        "--profile",
+        metavar="PATH|NAME",
+        help="hardware profile whose budgets the trials get: a file written by `optbench "
+        "calibrate`, or cpu-2threads (default on cpu: the committed budgets); required on cuda",
+    )
+    if slots:
+        parser.add_argument(
+            "--jobs",
+            type=positive_int,
+            default=1,
+            metavar="N",
+            help="trials run at once, each in its own slot of disjoint CPUs (default 1)",
+        )
+        parser.add_argument(
+            "--threads-per-trial",
+            type=positive_int,
+            metavar="T",
+            help="CPU threads of each slot (default: the profile's); the profile must be "
+            "calibrated for T threads",
+        )
+
+
 def add_search_space_arg(parser: argparse.ArgumentParser, help_text: str) -> None:
     """``--tuning-search-space FILE``."""
     parser.add_argument("--tuning-search-space", type=Path, metavar="FILE", help=help_text)
@@ -224,11 +250,29 @@ def workload_options(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
-def make_workload(name: str, args: argparse.Namespace):
-    """Instantiate workload ``name`` with the data options of ``args``."""
+def trial_profile(args: argparse.Namespace):
+    """The hardware profile (:class:`optbench.profiles.Profile`) of ``args`` (``--profile``,
+    ``--device``, ``--size``, ``--jobs``, ``--threads-per-trial``); one-line errors."""
+    from optbench import profiles
+
+    return profiles.for_trials(
+        args.profile,
+        args.device,
+        args.size,
+        threads=getattr(args, "threads_per_trial", None),
+        jobs=getattr(args, "jobs", 1),
+    )
+
+
+def make_workload(name: str, args: argparse.Namespace, profile: Any = None):
+    """Instantiate workload ``name`` with the data options of ``args`` and, given a hardware
+    ``profile``, that profile's budget (the runner reads ``max_allowed_runtime_sec``)."""
     from optbench.workloads import get_workload
 
-    return get_workload(name, args.size, **workload_options(args))
+    options = workload_options(args)
+    if profile is not None:
+        options["settings"] = profile.settings(name, args.size)
+    return get_workload(name, args.size, **options)
 
 
 def default_experiment_dir(prefix: str) -> Path:

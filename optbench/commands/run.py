@@ -48,6 +48,7 @@ def register(subparsers: Any) -> None:
     )
     common.add_trial_limit_args(p)
     common.add_checkpoint_args(p)
+    common.add_profile_args(p)
     p.add_argument(
         "--no-report", action="store_true", help="do not write the HTML report at the end"
     )
@@ -129,33 +130,49 @@ def _check_trials(trials: list[Path], submission) -> None:
             )
 
 
-def _run(args: argparse.Namespace, submission, hyperparameters, ruleset: str, pairs) -> list:
-    """Run each (workload, trial folder) in turn, printing its line; the results."""
+def _run(
+    args: argparse.Namespace, submission, hyperparameters, ruleset: str, pairs, profile
+) -> list:
+    """Run each (workload, trial folder) in turn, in ``profile``'s slot, printing its line;
+    the results."""
+    from optbench import profiles
+
+    with profiles.slot_of(profile, args.device):
+        return [
+            _run_one(args, submission, hyperparameters, ruleset, pair, profile) for pair in pairs
+        ]
+
+
+def _run_one(args: argparse.Namespace, submission, hyperparameters, ruleset: str, pair, profile):
+    """One trial of :func:`_run`, its line printed: (workload name, size, result)."""
     from optbench import tuning
     from optbench.runner import run_trial
 
-    done = []
-    for workload, trial in pairs:
-        result = run_trial(
-            workload,
-            submission,
-            hyperparameters=hyperparameters,
-            seed=args.seed,
-            trial_dir=trial,
-            budget_scale=args.budget_scale * tuning.ruleset(ruleset).budget_scale,
-            max_steps=args.max_steps,
-            batch_size=args.batch_size,
-            progress=not args.no_progress,
-            eval_every_steps=args.eval_every_steps,
-            checkpoint_every_sec=args.checkpoint_every,
-            resume=True,  # an earlier, killed run of this trial left a checkpoint
-            meta={"ruleset": ruleset, "study": 1, "trial": args.hparams_index + 1},
-        )
-        if result.stop_reason == "contract":  # the submission breaks the API: bad input
-            raise UserError(f"submission {submission.name!r}: {result.failure}")
-        print(describe(result, workload), flush=True)
-        done.append((workload.name, workload.size, result))
-    return done
+    workload, trial = pair
+    result = run_trial(
+        workload,
+        submission,
+        hyperparameters=hyperparameters,
+        seed=args.seed,
+        trial_dir=trial,
+        budget_scale=args.budget_scale * tuning.ruleset(ruleset).budget_scale,
+        max_steps=args.max_steps,
+        batch_size=args.batch_size,
+        progress=not args.no_progress,
+        eval_every_steps=args.eval_every_steps,
+        checkpoint_every_sec=args.checkpoint_every,
+        resume=True,  # an earlier, killed run of this trial left a checkpoint
+        meta={
+            "ruleset": ruleset,
+            "study": 1,
+            "trial": args.hparams_index + 1,
+            "profile": profile.identity(),
+        },
+    )
+    if result.stop_reason == "contract":  # the submission breaks the API: bad input
+        raise UserError(f"submission {submission.name!r}: {result.failure}")
+    print(describe(result, workload), flush=True)
+    return workload.name, workload.size, result
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -165,17 +182,19 @@ def _main(args: argparse.Namespace) -> int:
     from optbench.submission_source import describe as describe_submission
 
     names = common.workload_names(args)
+    profile = common.trial_profile(args)
     # Never imported here: the trial's worker process imports it (the supervised trial).
     submission = describe_submission(args.submission, args.import_root)
     hyperparameters, ruleset = hyperparameters_for(args, submission)
     experiment = common.experiment_dir(args, "run")
-    workloads = [common.make_workload(name, args) for name in names]
+    workloads = [common.make_workload(name, args, profile) for name in names]
     common.check_writable(experiment)
     trials = _trial_dirs(args, experiment, submission, workloads)
     _check_trials(trials, submission)
     with trial_lock.holding(trials):
         _check_trials(trials, submission)  # again: another process may have run them meanwhile
-        done = _run(args, submission, hyperparameters, ruleset, zip(workloads, trials, strict=True))
+        pairs = zip(workloads, trials, strict=True)
+        done = _run(args, submission, hyperparameters, ruleset, pairs, profile)
     print(summary.format_run_summary(submission.name, ruleset, done), flush=True)
     if not args.no_report:
         print(summary.write_run_report(experiment), flush=True)

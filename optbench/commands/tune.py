@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 from pathlib import Path
 from typing import Any
 
-from optbench import __version__, results, tuning
+from optbench import __version__, profiles, results, tuning
 from optbench.commands import add_command, common
 from optbench.errors import UserError
 
@@ -53,16 +54,19 @@ def register(subparsers: Any) -> None:
     )
     common.add_trial_limit_args(p)
     common.add_checkpoint_args(p)
+    common.add_profile_args(p, slots=True)
     p.set_defaults(handler=_main)
 
 
 def _check_experiment(path: Path, config: dict) -> None:
-    """Refuse to mix runs of another optbench version, size or seed in one directory."""
+    """Refuse to mix runs of another optbench version, size, seed or hardware profile in one
+    directory (an experiment recording no profile ran under the default one)."""
     recorded = results.read_json(path / EXPERIMENT_FILE)
     if recorded is None:
         results.write_json(path / EXPERIMENT_FILE, config)
         return
-    for key in ("optbench_version", "size", "seed", "preset"):
+    recorded = {"profile": profiles.label(profiles.default_profile()), **recorded}
+    for key in ("optbench_version", "size", "seed", "preset", "profile"):
         if recorded.get(key) != config[key]:
             raise UserError(
                 f"{path} holds an experiment with {key}={recorded.get(key)!r}, not "
@@ -70,20 +74,38 @@ def _check_experiment(path: Path, config: dict) -> None:
             )
 
 
-def _executor(args: argparse.Namespace):
+def _slot_options(args: argparse.Namespace, threads: int) -> dict[str, Any]:
+    """The process executor's options for ``--jobs N`` > 1: N slots of ``threads`` CPUs, each
+    trial process pinned by ``optbench.profiles.pin_slot(slot, threads)``."""
+    import inspect
+
+    from optbench.executors import LocalProcessExecutor
+
+    if args.jobs == 1:
+        return {}
+    if args.executor == "inline":
+        raise UserError("--jobs N > 1 runs trials in worker processes: leave out --executor inline")
+    if "jobs" not in inspect.signature(LocalProcessExecutor).parameters:
+        raise UserError("--jobs N > 1: this version's process executor runs one trial at a time")
+    return {"jobs": args.jobs, "slot_threads": threads}
+
+
+def _executor(args: argparse.Namespace, threads: int):
     from optbench.executors import InlineExecutor, LocalProcessExecutor
 
+    slots = _slot_options(args, threads)
     if args.executor == "inline":
         return InlineExecutor(progress=not args.no_progress)
     return LocalProcessExecutor(
         progress=not args.no_progress,
         wall_limit_sec=args.wall_limit,
         memory_limit_gb=args.memory_limit,
+        **slots,
     )
 
 
-def _plan(args: argparse.Namespace, names: list[str], experiment: Path):
-    """The submission and every trial of the studies."""
+def _plan(args: argparse.Namespace, names: list[str], experiment: Path, profile):
+    """The submission and every trial of the studies, with ``profile``'s budgets."""
     from optbench.submission import worker_source
     from optbench.submission_source import describe
 
@@ -109,7 +131,7 @@ def _plan(args: argparse.Namespace, names: list[str], experiment: Path):
         import_root=str(args.import_root.resolve()) if args.import_root else None,
         submission_digest=submission.digest,
     )
-    return submission, rules, specs
+    return submission, rules, profiles.with_profile(specs, profile)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -118,21 +140,24 @@ def _main(args: argparse.Namespace) -> int:
     from optbench.cli import EXIT_OK, EXIT_TRIAL_FAILED
 
     names = common.workload_names(args)
+    profile = common.trial_profile(args)
     experiment = common.experiment_dir(args, "tune")
-    submission, rules, specs = _plan(args, names, experiment)
+    submission, rules, specs = _plan(args, names, experiment, profile)
+    executor = _executor(args, profile.threads)
     common.check_writable(experiment)
     for spec in specs:
         tuning.check_same_source(spec.trial_dir, submission.name, submission.digest)
     config = {"optbench_version": __version__, "size": args.size, "seed": args.seed}
-    _check_experiment(experiment, {**config, "preset": args.preset})
+    _check_experiment(
+        experiment, {**config, "preset": args.preset, "profile": profiles.label(profile)}
+    )
     head = (
         f"{submission.name}: {rules.name} tuning, {rules.studies} studies x {rules.trials} "
         f"trials x {len(names)} workloads"
     )
     common.announce(head, specs, experiment)
-    summaries = tuning.run_plan(
-        specs, _executor(args), progress=not args.no_progress, log=tqdm.write
-    )
+    with profiles.slot_of(profile, args.device) if args.jobs == 1 else contextlib.nullcontext():
+        summaries = tuning.run_plan(specs, executor, progress=not args.no_progress, log=tqdm.write)
     _print_summary(specs, summaries)
     failed = sum(1 for s in summaries if s.get("status") == "failed")
     print(f"{failed} of {len(specs)} trial(s) failed. Score with: optbench score {experiment}")
