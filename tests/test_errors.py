@@ -465,3 +465,137 @@ def test_submission_name_that_is_no_folder_name(tmp_path):
                 experiment_dir=tmp_path / "exp",
             )
     assert not any(tmp_path.iterdir())
+
+
+# --- Hardware profiles (optbench/profiles.py, docs/PROFILES.md) ----------------------------
+def _profile_file(root: Path, name: str, device: str = "cpu", **entry: object) -> str:
+    """A profile file of a 1-thread slot on ``device`` with a fmnist_mlp smoke ``entry``."""
+    from optbench import profiles
+
+    data = {
+        "format": profiles.FORMAT,
+        "name": name,
+        "slot": {"device": device, "threads": 1},
+        "workloads": {"fmnist_mlp": {"smoke": {"max_allowed_runtime_sec": 1.0, **entry}}},
+    }
+    return _files(root, f"{name}.json", json.dumps(data))
+
+
+def _mixed_profiles(root: Path) -> str:
+    """An experiment holding a trial of the default profile and one of another profile."""
+    for submission, profile in (("a", None), ("b", {"name": "other", "digest": "0" * 64})):
+        trial = root / "mixed" / submission / "study_1" / "fmnist_mlp_pytorch" / "trial_1"
+        trial.mkdir(parents=True)
+        (trial / "eval_measurements.csv").write_text("score,validation/accuracy\n1.0,0.9\n")
+        workload = {"name": "fmnist_mlp", "size": "smoke", "base_workload": None}
+        meta = {"workload": workload, **({"profile": profile} if profile else {})}
+        (trial / "meta_data.json").write_text(json.dumps(meta))
+        (trial / "result.json").write_text('{"status": "completed"}')
+    return str(root / "mixed")
+
+
+def _other_profile_experiment(root: Path) -> str:
+    """A tune experiment directory recorded under another hardware profile."""
+    from optbench import __version__
+
+    config = {"optbench_version": __version__, "size": "smoke", "seed": 0}
+    config.update(preset="algoperf-v0.6", profile=f"other (sha256 {'0' * 64})")
+    (root / "optbench_experiment.json").write_text(json.dumps(config))
+    return str(root)
+
+
+TUNE_SMOKE = ["tune", "--submission", "nadamw", "--ruleset", "self", "--studies", "1"]
+TUNE_SMOKE += ["--workloads", "fmnist_mlp", "--size", "smoke", "--no-progress"]
+CALIBRATE = ["calibrate", "--workloads", "fmnist_mlp"]
+
+PROFILE_CASES = {
+    "profile-unknown": (
+        lambda t: ["run", *SMOKE, "--profile", "cpu-3threads"],
+        "no profile 'cpu-3threads': neither a profile file nor a built-in profile",
+    ),
+    "profile-malformed": (
+        lambda t: ["run", *SMOKE, "--profile", _files(t, "p.json", "{")],
+        "malformed profile",
+    ),
+    "profile-holds-targets": (
+        lambda t: ["run", *SMOKE, "--profile", _profile_file(t, "p", step_hint=10)],
+        "holds 'step_hint': targets and step hints are machine-independent",
+    ),
+    "profile-other-device": (
+        lambda t: ["run", *SMOKE, "--device", "cpu", "--profile", _profile_file(t, "g", "cuda")],
+        "profile g was calibrated on cuda, this run uses cpu",
+    ),
+    "profile-other-threads": (
+        lambda t: [*TUNE_SMOKE, "--threads-per-trial", "1", "--experiment-dir", str(t / "e")],
+        "profile cpu-2threads is for 2-thread slots, not 1",
+    ),
+    "profile-no-budget": (
+        lambda t: ["run", "--workload", "fmnist_mlp", "--profile", _profile_file(t, "p")],
+        "profile p has no budget for fmnist_mlp at size mini",
+    ),
+    "slots-exceed-cpus": (
+        lambda t: [*CALIBRATE, "--threads", "100000"],
+        "1 slot(s) of 100000 thread(s) need 100000 CPUs",
+    ),
+    "jobs-inline": (
+        lambda t: [
+            *TUNE_SMOKE,
+            *("--jobs", "2", "--executor", "inline", "--profile", _profile_file(t, "p")),
+        ],
+        "--jobs N > 1 runs trials in worker processes: leave out --executor inline",
+    ),
+    "calibrate-steps": (
+        lambda t: [*CALIBRATE, "--steps", "25"],
+        "--steps must be a multiple of 10 and at least 20",
+    ),
+    "calibrate-variant": (
+        lambda t: ["calibrate", "--workloads", "fmnist_resnet_silu"],
+        "fmnist_resnet_silu is a variant: it has fmnist_resnet's budget; calibrate fmnist_resnet",
+    ),
+    "calibrate-without-record": (
+        lambda t: [*CALIBRATE, "--size", "smoke"],
+        "fmnist_mlp (smoke) has no recorded target-setting runs",
+    ),
+    "calibrate-output-unwritable": (
+        lambda t: [*CALIBRATE, "-o", str(t / "ro" / "p.json")],
+        "cannot write",
+    ),
+    "score-mixed-profiles": (
+        lambda t: ["score", _mixed_profiles(t)],
+        "trials of different hardware profiles cannot be ranked together",
+    ),
+    "experiment-dir-other-profile": (
+        lambda t: [*TUNE_SMOKE, "--experiment-dir", _other_profile_experiment(t / "x")],
+        "holds an experiment with profile='other (sha256 000",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(PROFILE_CASES))
+def test_profile_bad_input_row(case, tmp_path, capsys):
+    build, expected = PROFILE_CASES[case]
+    (tmp_path / "ro").write_text("")  # a file where a folder is needed
+    (tmp_path / "x").mkdir()
+    code = main(build(tmp_path))
+    out, err = capsys.readouterr()
+    err = err.strip()
+    assert code == 2, err
+    assert not out, out
+    assert "\n" not in err and err.startswith("optbench: error: "), err
+    assert expected in err, err
+
+
+def test_cuda_without_profile():
+    """``cuda-without-profile``: from Python (no CUDA here), as ``run``/``tune`` check it."""
+    from optbench import profiles
+    from optbench.errors import UserError
+
+    with pytest.raises(UserError, match="run optbench calibrate --device cuda first"):
+        profiles.for_trials(None, "cuda", "mini")
+
+
+def test_every_profile_case_is_documented():
+    doc = ERRORS_DOC.read_text()
+    cases = [*PROFILE_CASES, "cuda-without-profile"]
+    missing = [case for case in cases if f"`{case}`" not in doc]
+    assert not missing, f"docs/ERRORS.md lacks rows for {missing}"
