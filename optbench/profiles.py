@@ -367,14 +367,23 @@ def with_profile(specs: list[Any], profile: Profile) -> list[Any]:
 # --------------------------------------------------------------------------------------------
 # Slots: threads and CPU affinity
 # --------------------------------------------------------------------------------------------
-def pin_slot(slot_index: int, threads: int) -> list[int]:
-    """Give this process slot ``slot_index`` of ``threads`` threads: torch's intra-op threads
-    (and OMP/MKL_NUM_THREADS, which processes it starts inherit) set to ``threads``, and the CPU
-    affinity set to the ``slot_index``-th disjoint group of ``threads`` of the CPUs this process
-    may use now (call it before any pinning). Returns those CPUs; a one-line error if they do not
-    exist. Logical CPUs are counted: two hyperthreads of one core may fall in different slots."""
+def set_threads(threads: int) -> None:
+    """``threads`` torch intra-op threads in this process, and OMP/MKL_NUM_THREADS, which the
+    processes it starts (trial and submission workers) inherit."""
     import torch
 
+    for variable in THREAD_VARIABLES:
+        os.environ[variable] = str(threads)
+    torch.set_num_threads(threads)
+
+
+def pin_slot(slot_index: int, threads: int) -> list[int]:
+    """Give this process slot ``slot_index`` of ``threads`` threads: :func:`set_threads`, and the
+    CPU affinity set to the ``slot_index``-th disjoint group of ``threads`` of the CPUs this
+    process may use now (call it before any pinning). Returns those CPUs; a one-line error if
+    they do not exist. Logical CPUs are counted: two hyperthreads of one core may fall in
+    different slots. An executor running N trials at once calls it first thing in each trial's
+    process, with that trial's slot (0..N-1, each in use by one trial at a time)."""
     if slot_index < 0 or threads < 1:
         raise UserError(f"a slot needs index >= 0 and threads >= 1, got {slot_index}, {threads}")
     allowed = allowed_cpus()
@@ -387,23 +396,26 @@ def pin_slot(slot_index: int, threads: int) -> list[int]:
     cpus = allowed[first : first + threads]
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, cpus)
-    for variable in THREAD_VARIABLES:
-        os.environ[variable] = str(threads)
-    torch.set_num_threads(threads)
+    set_threads(threads)
     return cpus
 
 
 @contextlib.contextmanager
-def pinned(slot_index: int, threads: int) -> Iterator[list[int]]:
-    """:func:`pin_slot` for the duration of a ``with`` block; affinity, environment and torch's
-    thread count are restored afterwards (commands called in-process leave no trace)."""
+def pinned(slot_index: int | None, threads: int) -> Iterator[list[int]]:
+    """:func:`pin_slot` for the duration of a ``with`` block (``slot_index`` None: only
+    :func:`set_threads`); affinity, environment and torch's thread count are restored afterwards
+    (commands called in-process leave no trace)."""
     import torch
 
     affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
     environment = {v: os.environ.get(v) for v in THREAD_VARIABLES}
     torch_threads = torch.get_num_threads()
     try:
-        yield pin_slot(slot_index, threads)
+        if slot_index is None:
+            set_threads(threads)
+            yield allowed_cpus()
+        else:
+            yield pin_slot(slot_index, threads)
     finally:
         if affinity is not None:
             os.sched_setaffinity(0, affinity)
@@ -415,12 +427,15 @@ def pinned(slot_index: int, threads: int) -> Iterator[list[int]]:
         torch.set_num_threads(torch_threads)
 
 
-def slot_of(profile: Profile, device: str) -> contextlib.AbstractContextManager[Any]:
-    """The slot trials of ``profile`` run in, as a ``with`` context (:func:`pinned`, slot 0):
-    none for a profile of another device (a cap size on a GPU without a profile)."""
+def slot_of(profile: Profile, device: str, jobs: int = 1) -> contextlib.AbstractContextManager[Any]:
+    """What the process starting trials of ``profile`` holds while they run, as a ``with``
+    context: one trial at a time, slot 0 (:func:`pinned`), which the trials' processes inherit;
+    ``jobs`` at a time, only the thread count (each trial's process is pinned to its own slot
+    by the executor, :func:`pin_slot`); nothing for a profile of another device (a cap size on
+    a GPU without a profile)."""
     if profile.device != device_type(device):
         return contextlib.nullcontext()
-    return pinned(0, profile.threads)
+    return pinned(0 if jobs == 1 else None, profile.threads)
 
 
 def label(profile: Profile) -> str:
@@ -516,14 +531,16 @@ def calibrate(
     device: str,
     threads: int,
     name: str | None = None,
+    slot_index: int = 0,
     repeats: int = DEFAULT_REPEATS,
     steps: int = DEFAULT_STEPS,
     workload_options: dict[str, Any] | None = None,
     timer: Callable[[Pick, str, int, dict[str, Any]], float] = time_run,
     log: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Time each workload's target-setting configuration on slot (``device``, ``threads``) and
-    return the profile's content (see the module doc for the method). ``timer`` times one run."""
+    """Time each workload's target-setting configuration on slot (``device``, ``threads``),
+    pinned to the ``slot_index``-th group of CPUs, and return the profile's content (see the
+    module doc for the method). ``timer`` times one run."""
     check_steps(steps)
     if repeats < 1:
         raise UserError(f"--repeats must be at least 1, got {repeats}")
@@ -534,7 +551,7 @@ def calibrate(
 
     runs: dict[str, list[float]] = {p.workload: [] for p in picks}
     probes: list[float] = []
-    with pinned(0, threads):
+    with pinned(slot_index, threads):
         for k in range(repeats):
             probes.append(integrity.speed_probe())
             for pick in picks:  # round-robin: a slow spell hits every workload alike
@@ -553,6 +570,7 @@ def calibrate(
             "repeats": repeats,
             "steps": steps,
             "warmup_steps": WARMUP_STEPS,
+            "slot_index": slot_index,
             "statistic": "median over runs taken round-robin across workloads",
             "budget": "steps_needed x seconds_per_step / 0.75, rounded up to 5 s",
         },

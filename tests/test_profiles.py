@@ -217,6 +217,32 @@ def test_tune_trials_record_the_profile(tmp_path):
     assert _meta(trial)["budget_sec"] == pytest.approx(0.05 * 1.5)
 
 
+@pytest.mark.skipif(len(profiles.allowed_cpus()) < 2, reason="needs 2 CPUs for 2 slots")
+def test_tune_runs_two_one_thread_slots_at_once(tmp_path):
+    """--jobs 2 --threads-per-trial 1: two trials at once, each with 1 thread, under the
+    1-thread profile."""
+    import inspect
+
+    from optbench.executors import LocalProcessExecutor
+
+    if "jobs" not in inspect.signature(LocalProcessExecutor).parameters:
+        pytest.skip("this version's process executor runs one trial at a time")
+    path = _profile(tmp_path, 0.05)
+    exp = tmp_path / "exp"
+    before = os.environ.get("OMP_NUM_THREADS")
+    argv = ["tune", "--submission", "nadamw", "--ruleset", "self", "--workloads", "fmnist_mlp"]
+    argv += ["--size", "smoke", "--studies", "2", "--no-progress", "--profile", str(path)]
+    assert (
+        main([*argv, "--jobs", "2", "--threads-per-trial", "1", "--experiment-dir", str(exp)]) == 0
+    )
+    trials = _trial_dirs(exp)
+    assert len(trials) == 2
+    for trial in trials:
+        assert _meta(trial)["profile"] == profiles.load(path).identity()
+        assert _meta(trial)["environment"]["torch_threads"] == 1
+    assert os.environ.get("OMP_NUM_THREADS") == before  # this process left as it was
+
+
 def test_profile_choice_rules(tmp_path):
     with pytest.raises(UserError, match="run optbench calibrate --device cuda first"):
         profiles.for_trials(None, "cuda", "mini")

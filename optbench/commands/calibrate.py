@@ -24,6 +24,14 @@ def register(subparsers: Any) -> None:
         "this process may use). A trial slot of --threads-per-trial T needs a T-thread profile",
     )
     p.add_argument(
+        "--slot",
+        type=common.non_negative_int,
+        default=0,
+        metavar="K",
+        help="pin to the K-th group of --threads CPUs (default 0): calibrate slots side by side "
+        "by running one calibrate per slot at once",
+    )
+    p.add_argument(
         "--repeats",
         type=common.positive_int,
         default=profiles.DEFAULT_REPEATS,
@@ -72,7 +80,7 @@ def _main(args: argparse.Namespace) -> int:
 
     names = common.workload_names(args)
     threads = args.threads or len(profiles.allowed_cpus())
-    profiles.check_slots(1, threads)
+    profiles.check_slots(args.slot + 1, threads)
     profiles.check_steps(args.steps)
     for name in names:
         profiles.calibration_pick(name, args.size)  # every error before any timing
@@ -91,6 +99,7 @@ def _main(args: argparse.Namespace) -> int:
         device=args.device,
         threads=threads,
         name=name,
+        slot_index=args.slot,
         repeats=args.repeats,
         steps=args.steps,
         workload_options={k: v for k, v in common.workload_options(args).items() if k != "device"},

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 from pathlib import Path
 from typing import Any
@@ -75,8 +74,10 @@ def _check_experiment(path: Path, config: dict) -> None:
 
 
 def _slot_options(args: argparse.Namespace, threads: int) -> dict[str, Any]:
-    """The process executor's options for ``--jobs N`` > 1: N slots of ``threads`` CPUs, each
-    trial process pinned by ``optbench.profiles.pin_slot(slot, threads)``."""
+    """The process executor's options for ``--jobs N`` > 1: N trials at once, and, where the
+    executor pins slots (``slot_threads``), each trial's process pinned to its own ``threads``
+    CPUs by ``optbench.profiles.pin_slot(slot, threads)``; without it, the trials get
+    ``threads`` threads each (inherited from this process) but share the CPUs."""
     import inspect
 
     from optbench.executors import LocalProcessExecutor
@@ -87,7 +88,8 @@ def _slot_options(args: argparse.Namespace, threads: int) -> dict[str, Any]:
         raise UserError("--jobs N > 1 runs trials in worker processes: leave out --executor inline")
     if "jobs" not in inspect.signature(LocalProcessExecutor).parameters:
         raise UserError("--jobs N > 1: this version's process executor runs one trial at a time")
-    return {"jobs": args.jobs, "slot_threads": threads}
+    pins = "slot_threads" in inspect.signature(LocalProcessExecutor).parameters
+    return {"jobs": args.jobs, **({"slot_threads": threads} if pins else {})}
 
 
 def _executor(args: argparse.Namespace, threads: int):
@@ -156,7 +158,7 @@ def _main(args: argparse.Namespace) -> int:
         f"trials x {len(names)} workloads"
     )
     common.announce(head, specs, experiment)
-    with profiles.slot_of(profile, args.device) if args.jobs == 1 else contextlib.nullcontext():
+    with profiles.slot_of(profile, args.device, args.jobs):
         summaries = tuning.run_plan(specs, executor, progress=not args.no_progress, log=tqdm.write)
     _print_summary(specs, summaries)
     failed = sum(1 for s in summaries if s.get("status") == "failed")
