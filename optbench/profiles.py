@@ -76,6 +76,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 DEFAULT_REPEATS = 5
 DEFAULT_STEPS = 30
 WARMUP_STEPS = 10  # target_setting.seconds_per_step times the steps after its first 10
+# A spread ((max - min) / median of the runs) above this says the machine was busy meanwhile.
+NOISY_SPREAD = 0.15
 
 
 @dataclasses.dataclass(frozen=True)

@@ -107,6 +107,16 @@ def _main(args: argparse.Namespace) -> int:
     )
     profiles.save(data, output)
     print(_table(data, args.size))
+    noisy = [
+        w
+        for w, sizes in data["workloads"].items()
+        if sizes[args.size]["spread"] > profiles.NOISY_SPREAD
+    ]
+    if noisy:
+        print(
+            f"note: the runs of {', '.join(noisy)} spread more than {profiles.NOISY_SPREAD:.0%} "
+            "(the machine was busy): calibrate again on a quiet machine, or with more --repeats"
+        )
     print(f"speed probe {data['speed_probe_gflops']} GFLOP/s; profile {name} written to {output}")
     print(f"use it with: optbench run --device {kind} --profile {output}")
     return 0
