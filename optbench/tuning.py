@@ -16,6 +16,7 @@ import difflib
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -299,18 +300,92 @@ def forget_interrupted(spec: TrialSpec) -> None:
         (out / "error.txt").unlink(missing_ok=True)
 
 
-def _run_one(spec: TrialSpec, executor: Any) -> dict[str, Any]:
-    """``executor.run(spec)``; Ctrl-C (in this process or the trial's worker) is re-raised as
-    KeyboardInterrupt and leaves no result behind."""
+def _submit(executor: Any, spec: TrialSpec) -> Future[dict[str, Any]]:
+    """``executor.submit(spec)``; an executor with ``run`` only runs the trial now, here."""
+    from optbench.executors.base import run_now
+
+    submit = getattr(executor, "submit", None)
+    return submit(spec) if submit is not None else run_now(executor.run, spec)
+
+
+def _summary(spec: TrialSpec, future: Future[dict[str, Any]]) -> dict[str, Any]:
+    """The finished trial's summary; an interrupted trial (Ctrl-C in this process or in the
+    trial's worker) raises KeyboardInterrupt and leaves no result behind."""
+    from optbench.executors.base import TrialInterrupted
+
     try:
-        summary = executor.run(spec)
-    except KeyboardInterrupt:
-        forget_interrupted(spec)
-        raise
-    if was_interrupted(summary):
+        summary = future.result()
+    except (TrialInterrupted, CancelledError):
+        summary = None
+    if summary is None or was_interrupted(summary):
         forget_interrupted(spec)
         raise KeyboardInterrupt
     return summary
+
+
+def _describe(running: Iterable[TrialSpec]) -> str:
+    """The progress bar's note on the trials in flight: the first (in plan order) and how many
+    more."""
+    first, *more = running
+    text = f"study {first.study}, {first.workload}, trial {first.trial}"
+    return f"{text} (+{len(more)} more)" if more else text
+
+
+class _PlanRun:
+    """The trials of one :func:`run_plan` call in flight: submitted up to the executor's
+    ``capacity``, collected as they complete, all ended (and none recorded) on Ctrl-C."""
+
+    def __init__(self, executor: Any, bar: Any, log: Callable[[str], None] | None) -> None:
+        self.executor, self.bar, self.log = executor, bar, log
+        self.running: dict[Future[dict[str, Any]], TrialSpec] = {}
+        self.submitting: TrialSpec | None = None
+
+    def capacity(self) -> int:
+        """Trials to keep in flight (at least 1; an executor may change it as it runs)."""
+        return max(1, int(getattr(self.executor, "capacity", 1)))
+
+    def all(self, todo: list[TrialSpec]) -> None:
+        """Run ``todo`` to the end; on any exception (Ctrl-C) end the trials in flight first."""
+        order = {id(spec): i for i, spec in enumerate(todo)}
+        queue = list(reversed(todo))
+        try:
+            while queue or self.running:
+                while queue and len(self.running) < self.capacity():
+                    self._start(queue.pop())
+                if not self.running:
+                    continue
+                done, _ = wait(self.running, return_when=FIRST_COMPLETED)
+                for future in sorted(done, key=lambda f: order[id(self.running[f])]):
+                    self._finish(self.running.pop(future), future)
+        except BaseException:
+            self._interrupt()
+            raise
+
+    def _start(self, spec: TrialSpec) -> None:
+        if is_finished(spec):  # by another process, before this one took the locks
+            self.bar.update(1)
+            return
+        self.submitting = spec
+        self.bar.set_postfix_str(_describe([*self.running.values(), spec]))
+        self.running[_submit(self.executor, spec)] = spec
+        self.submitting = None
+
+    def _finish(self, spec: TrialSpec, future: Future[dict[str, Any]]) -> None:
+        summary = _summary(spec, future)
+        if summary.get("status") == "failed" and self.log is not None:
+            reason = (summary.get("failure") or "").splitlines()[0]
+            self.log(f"  FAILED study {spec.study} {spec.workload} trial {spec.trial}: {reason}")
+        self.bar.update(1)
+        if self.running:
+            self.bar.set_postfix_str(_describe(self.running.values()))
+
+    def _interrupt(self) -> None:
+        """End every trial in flight; remove any record that says only 'interrupted'."""
+        interrupt = getattr(self.executor, "interrupt", None)
+        if interrupt is not None and (self.running or self.submitting is not None):
+            interrupt()
+        for spec in [*self.running.values(), *filter(None, [self.submitting])]:
+            forget_interrupted(spec)
 
 
 def run_plan(
@@ -321,10 +396,14 @@ def run_plan(
 ) -> list[dict[str, Any]]:
     """Run every unfinished trial of ``specs`` with ``executor``; return all trials' results.
 
-    Finished trials (a ``result.json`` exists) are skipped, so re-running after an interruption
-    completes the plan without duplicating anything. The unfinished trials' locks
-    (:mod:`optbench.trial_lock`) are held throughout: a second process running the same plan
-    stops at once with a one-line error. An interrupted trial (Ctrl-C) is not recorded.
+    The executor's ``submit`` starts a trial (see :class:`optbench.executors.base.Executor`; one
+    with ``run`` only runs each in turn); up to its ``capacity`` trials are in flight at once,
+    each collected as it completes (its ``FAILED`` line logged then). Each trial writes its own
+    ``result.json``, atomically. Finished trials (a ``result.json`` exists) are skipped, so
+    re-running after an interruption completes the plan without duplicating anything. The
+    unfinished trials' locks (:mod:`optbench.trial_lock`) are held throughout: a second process
+    running the same plan stops at once with a one-line error. On Ctrl-C every trial in flight
+    is ended (``executor.interrupt()``) and none of them is recorded.
     """
     from tqdm.auto import tqdm
 
@@ -341,14 +420,5 @@ def run_plan(
             disable=not progress,
         ) as bar,
     ):
-        for spec in todo:
-            if is_finished(spec):  # by another process, before this one took the locks
-                bar.update(1)
-                continue
-            bar.set_postfix_str(f"study {spec.study}, {spec.workload}, trial {spec.trial}")
-            summary = _run_one(spec, executor)
-            if summary.get("status") == "failed" and log is not None:
-                reason = (summary.get("failure") or "").splitlines()[0]
-                log(f"  FAILED study {spec.study} {spec.workload} trial {spec.trial}: {reason}")
-            bar.update(1)
+        _PlanRun(executor, bar, log).all(todo)
     return [results.read_json(Path(s.trial_dir) / "result.json") or {} for s in specs]

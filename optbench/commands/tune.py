@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 from pathlib import Path
 from typing import Any
@@ -32,13 +33,7 @@ def register(subparsers: Any) -> None:
         )
     common.add_search_space_arg(p, "search space (default: the one the submission ships)")
     common.add_run_args(p, "tune", "base seed of points and trial seeds")
-    p.add_argument(
-        "--executor",
-        choices=("process", "inline"),
-        default="process",
-        help="process (default): each trial in its own worker process; inline: in "
-        "this process (no isolation; debugging)",
-    )
+    _add_executor_args(p)
     p.add_argument(
         "--wall-limit",
         type=common.positive_float,
@@ -55,6 +50,44 @@ def register(subparsers: Any) -> None:
     common.add_checkpoint_args(p)
     common.add_profile_args(p, slots=True)
     p.set_defaults(handler=_main)
+
+
+def _add_executor_args(p: argparse.ArgumentParser) -> None:
+    """--executor and --address."""
+    from optbench.executors.ray_executor import address_arg
+
+    p.add_argument(
+        "--executor",
+        choices=("process", "inline", "ray"),
+        default="process",
+        help="process (default): each trial in its own worker process; inline: in "
+        "this process (no isolation; debugging); ray: each trial a task on a Ray cluster "
+        "(pip install 'optbench[ray]'; see docs/CLUSTER.md)",
+    )
+    p.add_argument(
+        "--address",
+        type=address_arg,
+        metavar="auto|local|HOST:PORT",
+        help="with --executor ray: the cluster (auto: the one this machine belongs to; "
+        "HOST:PORT: its head node; local: a new one here; default: RAY_ADDRESS or the cluster "
+        "running here, else a new local one)",
+    )
+
+
+def _check_executor_args(args: argparse.Namespace) -> None:
+    """Options that only some executors take: a one-line error instead of being ignored."""
+    if args.address is not None and args.executor != "ray":
+        raise UserError("--address names a Ray cluster: it applies to --executor ray only")
+    if args.executor == "ray" and args.memory_limit is not None:
+        raise UserError(
+            "--memory-limit applies to --executor process only (under Ray, each node's memory "
+            "monitor ends a task that exhausts the node's memory)"
+        )
+    if args.executor == "ray" and args.jobs != 1:
+        raise UserError(
+            "--jobs applies to --executor process only: under Ray, the cluster's CPUs decide "
+            "how many trials run at once (--threads-per-trial CPUs each)"
+        )
 
 
 def _check_experiment(path: Path, config: dict) -> None:
@@ -93,8 +126,14 @@ def _slot_options(args: argparse.Namespace, threads: int) -> dict[str, Any]:
 
 
 def _executor(args: argparse.Namespace, threads: int):
+    """The executor ``--executor`` names (ray: connected to its cluster; ``threads`` CPUs per
+    trial)."""
     from optbench.executors import InlineExecutor, LocalProcessExecutor
 
+    if args.executor == "ray":
+        from optbench.executors.ray_executor import RayExecutor
+
+        return RayExecutor(args.address, num_cpus=threads, wall_limit_sec=args.wall_limit)
     slots = _slot_options(args, threads)
     if args.executor == "inline":
         return InlineExecutor(progress=not args.no_progress)
@@ -141,25 +180,28 @@ def _main(args: argparse.Namespace) -> int:
 
     from optbench.cli import EXIT_OK, EXIT_TRIAL_FAILED
 
+    _check_executor_args(args)
     names = common.workload_names(args)
     profile = common.trial_profile(args)
     experiment = common.experiment_dir(args, "tune")
     submission, rules, specs = _plan(args, names, experiment, profile)
-    executor = _executor(args, profile.threads)
-    common.check_writable(experiment)
-    for spec in specs:
-        tuning.check_same_source(spec.trial_dir, submission.name, submission.digest)
-    config = {"optbench_version": __version__, "size": args.size, "seed": args.seed}
-    _check_experiment(
-        experiment, {**config, "preset": args.preset, "profile": profiles.label(profile)}
-    )
-    head = (
-        f"{submission.name}: {rules.name} tuning, {rules.studies} studies x {rules.trials} "
-        f"trials x {len(names)} workloads"
-    )
-    common.announce(head, specs, experiment)
-    with profiles.slot_of(profile, args.device, args.jobs):
-        summaries = tuning.run_plan(specs, executor, progress=not args.no_progress, log=tqdm.write)
+    with contextlib.closing(_executor(args, profile.threads)) as executor:
+        common.check_writable(experiment)
+        for spec in specs:
+            tuning.check_same_source(spec.trial_dir, submission.name, submission.digest)
+        config = {"optbench_version": __version__, "size": args.size, "seed": args.seed}
+        _check_experiment(
+            experiment, {**config, "preset": args.preset, "profile": profiles.label(profile)}
+        )
+        head = (
+            f"{submission.name}: {rules.name} tuning, {rules.studies} studies x {rules.trials} "
+            f"trials x {len(names)} workloads"
+        )
+        common.announce(head, specs, experiment)
+        with profiles.slot_of(profile, args.device, args.jobs):
+            summaries = tuning.run_plan(
+                specs, executor, progress=not args.no_progress, log=tqdm.write
+            )
     _print_summary(specs, summaries)
     failed = sum(1 for s in summaries if s.get("status") == "failed")
     print(f"{failed} of {len(specs)} trial(s) failed. Score with: optbench score {experiment}")
