@@ -65,6 +65,16 @@ def _hash_len16(u: np.ndarray, v: np.ndarray, mul: np.uint64) -> np.ndarray:
     return b * mul
 
 
+def _fingerprint(first: np.ndarray, last: np.ndarray, length: np.ndarray | int) -> np.ndarray:
+    """Fingerprint64 of strings of ``length`` bytes (8 to 16) from their first and last 8 bytes
+    read as little-endian uint64 (farmhashna's ``HashLen0to16`` for 8 bytes and more)."""
+    mul = _K2 + np.asarray(length, dtype=np.uint64) * np.uint64(2)
+    a = first + _K2
+    c = _rotate(last, 37) * mul + a
+    d = (_rotate(a, 25) + last) * mul
+    return _hash_len16(c, d, mul)
+
+
 def fingerprint64(data: np.ndarray) -> np.ndarray:
     """FarmHash ``Fingerprint64`` of each row of ``data``, a (N, L) uint8 array of N strings of
     L bytes, 8 <= L <= 16 (the only lengths the Criteo ids need), as uint64."""
@@ -73,11 +83,26 @@ def fingerprint64(data: np.ndarray) -> np.ndarray:
         raise ValueError(f"fingerprint64 handles 8 to 16 bytes, not {length}")
     first = np.ascontiguousarray(data[:, :8]).view("<u8").reshape(n)
     last = np.ascontiguousarray(data[:, length - 8 :]).view("<u8").reshape(n)
-    mul = _K2 + np.uint64(2 * length)
-    a = first + _K2
-    c = _rotate(last, 37) * mul + a
-    d = (_rotate(a, 25) + last) * mul
-    return _hash_len16(c, d, mul)
+    return _fingerprint(first, last, length)
+
+
+def _column_suffixes() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per categorical column ``i``: the string length of ``<8 hex digits> + str(i)``, the
+    bytes ``str(i)`` shifted into the top of the last 8-byte word, and the shift that moves the
+    id's bytes under them (a string's last 8 bytes = id bytes [len - 8:] + ``str(i)``)."""
+    lengths, tops, shifts = [], [], []
+    for i in range(NUM_SPARSE):
+        suffix = str(i).encode()
+        lengths.append(8 + len(suffix))
+        tops.append(int.from_bytes(suffix, "little") << (8 * (8 - len(suffix))))
+        shifts.append(8 * len(suffix))
+    return (np.array(lengths, np.uint64), np.array(tops, np.uint64), np.array(shifts, np.uint64))
+
+
+_LENGTHS, _TOPS, _SHIFTS = _column_suffixes()
+_ZEROS_WORD = np.frombuffer(b"00000000", "<u8")[0]  # an empty id is "00000000", as AlgoPerf
+_HEX = np.zeros(256, dtype=bool)
+_HEX[list(b"0123456789abcdef")] = True
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -174,20 +199,19 @@ def _fields(block: _Block) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _parse_ints(block: _Block, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """Decimal integer fields (optional minus sign; empty: 0) as float64, vectorised."""
+    """Decimal integer fields (optional minus sign; empty: 0) as float64, vectorised: one pass
+    per digit position (values = values * 10 + digit while inside the field)."""
     buf, lengths = block.buf, ends - starts
-    width = max(int(lengths.max(initial=0)), 1)
-    inside = np.arange(width) < lengths[..., None]
-    pos = np.minimum(starts[..., None] + np.arange(width), len(buf) - 1)
-    chars = np.where(inside, buf[pos], ord("0")).astype(np.int64)
-    negative = chars[..., 0] == ord("-")
-    chars[..., 0] = np.where(negative, ord("0"), chars[..., 0])
-    digits = chars - ord("0")
-    bad = (digits < 0) | (digits > 9)
+    negative = (lengths > 0) & (buf[np.minimum(starts, len(buf) - 1)] == ord("-"))
+    values = np.zeros(starts.shape, dtype=np.float64)
+    bad = np.zeros(starts.shape, dtype=bool)
+    for k in range(int(lengths.max(initial=0))):
+        inside = (k < lengths) & ~((k == 0) & negative)
+        digit = buf[np.minimum(starts + k, len(buf) - 1)].astype(np.int16) - ord("0")
+        bad |= inside & ((digit < 0) | (digit > 9))
+        values = np.where(inside, values * 10 + digit, values)
     if np.any(bad):
-        raise block.error(bad.any(axis=(1, 2)), "has a label or count that is not an integer")
-    powers = np.where(inside, lengths[..., None] - 1 - np.arange(width), 0)
-    values = (digits * 10.0**powers).sum(axis=-1)
+        raise block.error(bad.any(axis=1), "has a label or count that is not an integer")
     return np.where(negative, -values, values)
 
 
@@ -196,19 +220,16 @@ def _hash_ids(block: _Block, starts: np.ndarray, lengths: np.ndarray) -> np.ndar
     bad = (lengths != 0) & (lengths != 8)
     if np.any(bad):
         raise block.error(bad.any(axis=1), "has a categorical id not of 8 hex digits")
-    pos = np.minimum(starts[..., None] + np.arange(8), len(block.buf) - 1)
-    ids = np.where((lengths == 0)[..., None], ord("0"), block.buf[pos]).astype(np.uint8)
-    hexdigit = ((ids >= ord("0")) & (ids <= ord("9"))) | ((ids >= ord("a")) & (ids <= ord("f")))
+    padded = np.concatenate([block.buf, np.zeros(8, np.uint8)])  # every 8-byte window exists
+    windows = np.lib.stride_tricks.sliding_window_view(padded, 8)[starts]  # (N, 26, 8)
+    hexdigit = _HEX[windows].all(axis=2) | (lengths == 0)
     if not np.all(hexdigit):
-        raise block.error(~hexdigit.all(axis=(1, 2)), "has a categorical id not in lowercase hex")
-    out = np.empty(lengths.shape, dtype=np.float32)
-    for column in range(NUM_SPARSE):
-        suffix = np.frombuffer(str(column).encode(), np.uint8)
-        tail = np.broadcast_to(suffix, (len(ids), len(suffix)))
-        buckets = fingerprint64(np.concatenate([ids[:, column], tail], 1))
-        # float32, as AlgoPerf's pipeline stores them (ids above 2**24 are rounded).
-        out[:, column] = (buckets % np.uint64(VOCAB_SIZES[column])).astype(np.float32)
-    return out
+        raise block.error(~hexdigit.all(axis=1), "has a categorical id not in lowercase hex")
+    words = np.ascontiguousarray(windows).view("<u8")[..., 0]
+    words = np.where(lengths == 0, _ZEROS_WORD, words)
+    last = (words >> _SHIFTS) | _TOPS
+    buckets = _fingerprint(words, last, _LENGTHS) % np.array(VOCAB_SIZES, dtype=np.uint64)
+    return buckets.astype(np.float32)  # float32 as AlgoPerf's pipeline (rounds above 2**24)
 
 
 def parse_lines(data: bytes, path: Path, first_line: int = 1) -> tuple[np.ndarray, np.ndarray]:

@@ -50,7 +50,7 @@ class Criteo1tb(TorchWorkload):
     name = "criteo1tb"
     algoperf_name = "criteo1tb"
     description = "AlgoPerf's DLRM-small on Criteo 1TB click logs"
-    data_source = "Criteo 1TB click logs (Criteo AI Lab, CC BY-NC-SA 4.0), day files as TSV"
+    data_source = "Criteo 1TB click logs (Criteo AI Lab), day files as AlgoPerf's setup leaves them"
     sizes: ClassVar[tuple[str, ...]] = (FULL,)
     target_metric_name = "loss"
     loss_type = spec.LossType.SIGMOID_CROSS_ENTROPY
@@ -87,6 +87,8 @@ class Criteo1tb(TorchWorkload):
         for split in ("train", "validation", "test"):
             files = data.split_files(root, split)
             splits[split] = (files, data.count_lines(files, cache_dir))
+            if not splits[split][1]:
+                raise UserError(f"the {split} files in {root} are empty: {data.SETUP_STEP}")
         self.data_provenance = {
             "root": str(root),
             "train_days": sorted({int(p.name.split("_")[1]) for p in splits["train"][0]}),

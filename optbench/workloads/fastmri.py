@@ -83,7 +83,7 @@ class FastMri(TorchWorkload):
     name = "fastmri"
     algoperf_name = "fastmri"
     description = "AlgoPerf's U-Net (32 ch, 4 pools) reconstructing 4x undersampled knee MRI"
-    data_source = "fastMRI single-coil knee (NYU Langone, fastmri.med.nyu.edu), .h5 via h5py"
+    data_source = "fastMRI single-coil knee (NYU Langone Health, by data-sharing agreement), .h5"
     sizes: ClassVar[tuple[str, ...]] = (FULL,)
     target_metric_name = "ssim"
     loss_type = spec.LossType.MEAN_ABSOLUTE_ERROR
