@@ -40,7 +40,7 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from optbench import batch_rule, checkpoint, integrity, prng, results
+from optbench import batch_rule, checkpoint, distributed, integrity, prng, results
 from optbench.errors import UserError
 from optbench.spec import Workload
 from optbench.submission import Submission
@@ -159,6 +159,16 @@ def run_trial(
         config.trial_dir = Path(config.trial_dir)
     if supervised is None:
         supervised = not isinstance(submission, Submission)
+    if distributed.launched():
+        # torchrun's ranks each run the submission themselves; only rank 0 writes; no
+        # checkpoints (a resumed rank would need every rank's state).
+        distributed.init(torch.device(getattr(workload, "device", "cpu")))
+        supervised, resume = False, False
+        config.checkpoint_every_sec = None
+        if distributed.rank() != 0:
+            config.trial_dir, config.progress = None, False
+        if not isinstance(submission, Submission):
+            submission = submission()
     result = Trial(workload, submission, config, supervised).run(resume)
     if result is None:  # the checkpoint no longer fits the submission's state: start afresh
         result = Trial(workload, submission, config, supervised).run(resume=False)
@@ -387,7 +397,9 @@ class Trial:
             ) from None
         end = self.clock.now()
         self.worker.pause()
-        ts["accumulated_submission_time"] += end - start
+        ts["accumulated_submission_time"] = distributed.share(
+            ts["accumulated_submission_time"] + end - start
+        )  # rank 0's clock is the trial's
         self.global_step = int(report["global_step"])
         self.batches_drawn = int(report["batches_drawn"])
         self.bar.update(round(min(ts["accumulated_submission_time"], self.budget), 1) - self.bar.n)
@@ -414,15 +426,18 @@ class Trial:
         submission_time = ts["accumulated_submission_time"]
         eval_rng = prng.split(prng.fold_in(self.rng, self.global_step - 1), 4)[3]
         eval_start = self.clock.now()
-        metrics = workload.eval_model(
-            workload.eval_batch_size,
-            self.model,
-            report["model_state"],
-            eval_rng,
-            None,
-            None,
-            self.global_step,
-        )
+        metrics = None
+        if distributed.rank() == 0:
+            metrics = workload.eval_model(
+                workload.eval_batch_size,
+                self.model,
+                report["model_state"],
+                eval_rng,
+                None,
+                None,
+                self.global_step,
+            )
+        metrics = distributed.share(metrics)
         eval_end = self.clock.now()
         ts["accumulated_eval_time"] += eval_end - eval_start
         ts["last_eval_submission_time"] = submission_time

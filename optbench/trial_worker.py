@@ -30,7 +30,7 @@ from typing import Any
 
 import torch
 
-from optbench import batch_rule, checkpoint, integrity, prng
+from optbench import batch_rule, checkpoint, distributed, integrity, prng
 from optbench.compat import environment
 from optbench.errors import UserError
 
@@ -142,7 +142,11 @@ class WorkerLoop:
         dropout = getattr(setup.hyperparameters, "dropout_rate", None)
         self.model, self.model_state = workload.init_model_fn(model_init_rng, dropout_rate=dropout)
         self.types = workload.model_params_types
+        device = torch.device(getattr(workload, "device", "cpu"))
+        distributed.init(device)  # torchrun's ranks, if launched so
         environment.ensure_process_group()  # AlgoPerf initialises torch.distributed first
+        if distributed.launched():
+            self.model = _data_parallel(self.model, device)
         self.optimizer_state = call_submission(
             "init_optimizer_state",
             self.submission.init_optimizer_state,
@@ -152,9 +156,10 @@ class WorkerLoop:
             hyperparameters=setup.hyperparameters,
             rng=opt_init_rng,
         )
-        self.queue = checkpoint.CountingQueue(
-            workload._build_input_queue(data_rng, "train", None, choice.used)
-        )
+        queue = workload._build_input_queue(data_rng, "train", None, choice.used)
+        if distributed.launched():
+            queue = distributed.ShardedQueue(queue, distributed.rank(), distributed.world())
+        self.queue = checkpoint.CountingQueue(queue)
         self.extra: dict[str, Any] = {}
         if self.submission.update_params_takes_train_state:
             self.extra["train_state"] = types.MappingProxyType(self.train_state)
@@ -162,7 +167,8 @@ class WorkerLoop:
 
     def snapshot(self) -> dict[str, Any]:
         """A copy of the model's ``state_dict`` (parameters and buffers) on the CPU."""
-        return {k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()}
+        model = getattr(self.model, "module", self.model)  # the model inside DDP's wrapper
+        return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
     # --- the timed loop --------------------------------------------------------------------
     def train(self, order: Order) -> dict[str, Any]:
@@ -171,22 +177,29 @@ class WorkerLoop:
         self.train_state.clear()
         self.train_state.update(order.train_state)
         self.eval_results.extend(order.new_eval_results)
-        complete = False
         while True:
             complete = self._step()
-            now = _synchronised_now(self.setup.workload)
-            capped = order.max_steps is not None and self.global_step >= order.max_steps
-            if complete or capped:
+            if order.max_steps is not None and self.global_step >= order.max_steps:
                 complete = True
-            if now >= order.budget_deadline:
-                return self._report("budget", complete)
-            due = now >= order.eval_deadline or (
-                order.eval_at_step is not None and self.global_step >= order.eval_at_step
-            )
-            if due or complete:
-                return self._report("eval", complete, with_snapshot=True)
-            if now >= order.tick_deadline:
-                return self._report("tick", complete)
+            stop, complete = self._stop(order, complete)
+            if stop is not None:
+                return self._report(stop, complete, with_snapshot=stop == "eval")
+
+    def _stop(self, order: Order, complete: bool) -> tuple[str | None, bool]:
+        """Whether to hand back after this step, and why (rank 0's answer on every rank)."""
+        now = _synchronised_now(self.setup.workload)
+        due = now >= order.eval_deadline or (
+            order.eval_at_step is not None and self.global_step >= order.eval_at_step
+        )
+        code = 0
+        if now >= order.budget_deadline:
+            code = 3
+        elif due or complete:
+            code = 2
+        elif now >= order.tick_deadline:
+            code = 1
+        code = distributed.agree(code + 4 * complete)
+        return (None, "tick", "eval", "budget")[code % 4], code >= 4
 
     def _arguments(self, rng: Any, **more: Any) -> dict[str, Any]:
         """The keyword arguments every submission call of a step shares, plus ``more``."""
@@ -293,6 +306,14 @@ class WorkerLoop:
         self.queue = checkpoint.resumed_queue(self.queue, saved["batches_drawn"])
         checkpoint.set_rng_states(saved["rng_states"])
         return {"restored": True}
+
+
+def _data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """``model`` in ``DistributedDataParallel`` (gradients averaged over the ranks)."""
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [torch.cuda.current_device()] if device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=ids)
 
 
 def _synchronised_now(workload: Any) -> float:

@@ -4,6 +4,8 @@ against the committed reference times and an HTML report."""
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +51,14 @@ def register(subparsers: Any) -> None:
     common.add_trial_limit_args(p)
     common.add_checkpoint_args(p)
     common.add_profile_args(p)
+    p.add_argument(
+        "--nproc-per-node",
+        type=common.positive_int,
+        default=1,
+        metavar="N",
+        help="data-parallel over N ranks of this machine under torchrun (gloo on the CPU, NCCL "
+        "on GPUs), as AlgoPerf's PyTorch runner; unsupervised",
+    )
     p.add_argument(
         "--no-report", action="store_true", help="do not write the HTML report at the end"
     )
@@ -175,12 +185,27 @@ def _run_one(args: argparse.Namespace, submission, hyperparameters, ruleset: str
     return workload.name, workload.size, result
 
 
+def _without_nproc(argv: list[str]) -> list[str]:
+    """``argv`` without its ``--nproc-per-node`` option (what each rank runs)."""
+    kept, skip = [], False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--nproc-per-node":
+            skip = True
+        elif not word.startswith("--nproc-per-node="):
+            kept.append(word)
+    return kept
+
+
 def _main(args: argparse.Namespace) -> int:
-    from optbench import trial_lock
+    from optbench import distributed, trial_lock
     from optbench.cli import EXIT_OK, EXIT_TRIAL_FAILED
     from optbench.report import summary
     from optbench.submission_source import describe as describe_submission
 
+    if args.nproc_per_node > 1 and not distributed.launched():
+        return distributed.relaunch(_without_nproc(args.argv), args.nproc_per_node)
     names = common.workload_names(args)
     profile = common.trial_profile(args)
     # Never imported here: the trial's worker process imports it (the supervised trial).
@@ -188,8 +213,13 @@ def _main(args: argparse.Namespace) -> int:
     hyperparameters, ruleset = hyperparameters_for(args, submission)
     experiment = common.experiment_dir(args, "run")
     workloads = [common.make_workload(name, args, profile) for name in names]
-    common.check_writable(experiment)
     trials = _trial_dirs(args, experiment, submission, workloads)
+    if distributed.rank() != 0:  # rank 0 checks, locks, prints and writes
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+        pairs = zip(workloads, trials, strict=True)
+        _run(args, submission, hyperparameters, ruleset, pairs, profile)
+        return EXIT_OK
+    common.check_writable(experiment)
     _check_trials(trials, submission)
     with trial_lock.holding(trials):
         _check_trials(trials, submission)  # again: another process may have run them meanwhile
