@@ -1,0 +1,62 @@
+"""``imagenet_resnet``: AlgoPerf's ResNet-50 on ImageNet at full scale, and its variants
+``imagenet_resnet_silu``, ``imagenet_resnet_gelu`` and ``imagenet_resnet_large_bn_init``.
+
+The network is :class:`optbench.models.imagenet.ResNet` (25,557,032 parameters in every
+variant); the data, loss and metric are AlgoPerf's ImageNet ones
+(:mod:`optbench.workloads.imagenet.workload`). Targets, budget, eval period and step hint are
+AlgoPerf's (``targets/imagenet_resnet*.json``, size ``full``).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from torch import nn
+
+from optbench.models.imagenet import ResNet, ResNetConfig
+from optbench.workloads.imagenet.workload import ImageNetWorkload
+
+
+class ImageNetResNet(ImageNetWorkload):
+    """ResNet-50 (ReLU, last BatchNorm of each bottleneck starting at scale 0)."""
+
+    name = "imagenet_resnet"
+    algoperf_name = "imagenet_resnet"
+    description = "ResNet-50 (BatchNorm, ReLU) on ImageNet, AlgoPerf's imagenet_resnet"
+    output_layer = "fc"
+    algoperf_eval_batch_size = 1024
+    config: ClassVar[ResNetConfig] = ResNetConfig()
+
+    def _build_model(self) -> nn.Module:
+        return ResNet(self.config.reduced() if self.reduced else self.config)
+
+
+class ImageNetResNetSilu(ImageNetResNet):
+    """``imagenet_resnet`` with SiLU activations (AlgoPerf's ``imagenet_resnet_silu``)."""
+
+    name = "imagenet_resnet_silu"
+    algoperf_name = "imagenet_resnet_silu"
+    base_name = "imagenet_resnet"
+    description = "ResNet-50 (BatchNorm, SiLU) on ImageNet, AlgoPerf's imagenet_resnet_silu"
+    config = ResNetConfig(activation="silu")
+
+
+class ImageNetResNetGelu(ImageNetResNet):
+    """``imagenet_resnet`` with GELU activations (AlgoPerf's ``imagenet_resnet_gelu``)."""
+
+    name = "imagenet_resnet_gelu"
+    algoperf_name = "imagenet_resnet_gelu"
+    base_name = "imagenet_resnet"
+    description = "ResNet-50 (BatchNorm, GELU) on ImageNet, AlgoPerf's imagenet_resnet_gelu"
+    config = ResNetConfig(activation="gelu")
+
+
+class ImageNetResNetLargeBnInit(ImageNetResNet):
+    """``imagenet_resnet`` whose last BatchNorm of each bottleneck starts at scale 8 instead of
+    0 (AlgoPerf's ``imagenet_resnet_large_bn_init``)."""
+
+    name = "imagenet_resnet_large_bn_init"
+    algoperf_name = "imagenet_resnet_large_bn_init"
+    base_name = "imagenet_resnet"
+    description = "ResNet-50 (residual BatchNorm scale 8 at init) on ImageNet, AlgoPerf's variant"
+    config = ResNetConfig(bn_init_scale=8.0)

@@ -1,0 +1,313 @@
+"""The full-size ImageNet workloads (``imagenet_resnet``, ``imagenet_vit`` and their AlgoPerf
+variants, size ``full``): AlgoPerf's parameter counts (networks built on the meta device, no
+memory), targets and budgets, the batch rule, the data pipeline on a few JPEGs and ImageNet-v2
+records that the test writes in the real ``dataset_setup.py`` layout, its one-line errors, and one
+training step and one eval batch of every network at reduced width (``reduced=True``)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from optbench import batch_rule, prng, spec
+from optbench.data import imagenet, tfrecord
+from optbench.errors import UserError
+from optbench.models.imagenet import count_parameters
+from optbench.workloads import imagenet_resnet as resnet
+from optbench.workloads import imagenet_vit as vit
+from optbench.workloads.imagenet.workload import ImageNetWorkload
+from optbench.workloads.targets import BASE_BUDGET_FIELDS, targets_table
+
+CLASSES: list[type[ImageNetWorkload]] = [
+    resnet.ImageNetResNet,
+    resnet.ImageNetResNetSilu,
+    resnet.ImageNetResNetGelu,
+    resnet.ImageNetResNetLargeBnInit,
+    vit.ImageNetViT,
+    vit.ImageNetViTGlu,
+    vit.ImageNetViTPostLn,
+    vit.ImageNetViTMap,
+]
+BY_NAME = {cls.name: cls for cls in CLASSES}
+# AlgoPerf's PyTorch models: ResNet-50 is torchvision's count; the ViT counts follow from
+# AlgoPerf's ViT-S/16 definition: patch embedding 3*16*16*384 + 384 = 295,296; per block two
+# LayerNorms 2*768, attention 4*(384*384 + 384) = 591,360, MLP 384*1536 + 1536 + 1536*384 + 384
+# = 1,181,568, so 1,774,464 x 12 = 21,293,568; final LayerNorm 768; pre_logits 147,840; head
+# 385,000: 22,122,472. GLU adds 1536*1536 + 1536 per block (+28,329,984); post-LN drops the
+# final LayerNorm (-768); MAP adds the probe 384, q/kv/out projections 591,360, a LayerNorm 768
+# and an MLP 1,181,568 (+1,774,080).
+PARAMS = {
+    **dict.fromkeys([c.name for c in CLASSES[:4]], 25_557_032),
+    "imagenet_vit": 22_122_472,
+    "imagenet_vit_glu": 50_452_456,
+    "imagenet_vit_post_ln": 22_121_704,
+    "imagenet_vit_map": 23_896_552,
+}
+# AlgoPerf's validation and test targets (accuracy).
+TARGETS = {
+    "imagenet_resnet": (0.77431, 0.6560),
+    "imagenet_resnet_silu": (0.75445, 0.6323),
+    "imagenet_resnet_gelu": (0.76765, 0.6519),
+    "imagenet_resnet_large_bn_init": (0.76526, 0.6423),
+    "imagenet_vit": (0.77309, 0.6519),
+    "imagenet_vit_glu": (0.75738, 0.6359),
+    "imagenet_vit_post_ln": (0.75312, 0.6286),
+    "imagenet_vit_map": (0.77113, 0.6523),
+}
+WNIDS = ["n01440764", "n01443537"]
+PER_CLASS = {"train": 3, "val": 1}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny networks: a second torch thread only spins on a shared machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def _jpeg(rng: np.random.Generator, colour: int) -> Image.Image:
+    w, h = (int(v) for v in rng.integers(40, 90, size=2))
+    pixels = rng.integers(0, 60, size=(h, w, 3)) + np.array([colour, 100, 200 - colour])
+    return Image.fromarray(pixels.astype(np.uint8))
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``DATA/imagenet/pytorch`` as dataset_setup.py leaves it, with 2 classes of 3 train and 1
+    val JPEG, a leftover class tar, and 2 ImageNet-v2 records; returns ``DATA``."""
+    data = tmp_path_factory.mktemp("data")
+    root, rng = data / "imagenet" / "pytorch", np.random.default_rng(0)
+    for split, count in PER_CLASS.items():
+        for label, wnid in enumerate(WNIDS):
+            (root / split / wnid).mkdir(parents=True)
+            for i in range(count):
+                _jpeg(rng, 120 * label).save(root / split / wnid / f"{wnid}_{i}.JPEG")
+    (root / "train" / f"{WNIDS[0]}.tar").write_bytes(b"")
+    records = []
+    for label in range(2):
+        encoded = io.BytesIO()
+        _jpeg(rng, 120 * label).save(encoded, format="JPEG")
+        example = {"image": encoded.getvalue(), "label": label, "file_name": b"a.jpeg"}
+        records.append(tfrecord.encode_example(example))
+    (root / imagenet.V2_DIR).mkdir(parents=True)
+    tfrecord.write_records(
+        root / imagenet.V2_DIR / "imagenet_v2-test.tfrecord-00000-of-00001", records
+    )
+    return data
+
+
+def _copy(data_dir: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "imagenet" / "pytorch"
+    shutil.copytree(data_dir / "imagenet" / "pytorch", root)
+    return root
+
+
+def _error(load, *args) -> str:
+    with pytest.raises(UserError) as info:
+        load(*args)
+    message = str(info.value)
+    assert "\n" not in message
+    return message
+
+
+# --- networks, targets, batch sizes (no data) ------------------------------------------------
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_parameter_counts_are_algoperfs(name):
+    workload = BY_NAME[name]()
+    with torch.device("meta"):
+        model = workload._build_model()
+    assert count_parameters(model) == PARAMS[name]
+    workload._model = model
+    output = [k for k in workload.param_shapes if workload.is_output_params(k)]
+    assert output == (
+        ["fc.weight", "fc.bias"] if "resnet" in name else ["head.weight", "head.bias"]
+    )
+    types = workload.model_params_types
+    T = spec.ParameterType
+    if "resnet" in name:
+        assert types["conv1.weight"] == T.CONV_WEIGHT and types["bn1.weight"] == T.BATCH_NORM_SCALE
+        assert types["layer2.0.downsample.bn.bias"] == T.BATCH_NORM_BIAS
+    else:
+        assert types["encoder.net.0.self_attention1.query.weight"] == T.ATTENTION_Q
+        assert types["encoder.net.11.layer_norm2.weight"] == T.LAYER_NORM_SCALE
+    if name == "imagenet_vit_map":
+        assert types["map.mha.kv_proj.weight"] == T.ATTENTION_KV
+
+
+def test_targets_budgets_and_sizes_are_algoperfs():
+    for name, cls in BY_NAME.items():
+        workload = cls()
+        assert (workload.validation_target_value, workload.test_target_value) == pytest.approx(
+            TARGETS[name], abs=1e-12
+        )
+        base = BY_NAME[cls.base_name or name]()
+        for field in BASE_BUDGET_FIELDS:
+            assert getattr(workload._settings, field) == getattr(base._settings, field)
+        # A variant's file holds its targets only; the budget is its base's.
+        assert cls.base_name is None or not set(BASE_BUDGET_FIELDS) & set(
+            targets_table(name)["full"]
+        )
+        assert "AlgoPerf" in workload._settings.source and workload.properties()["size"] == "full"
+    budgets = {n: (BY_NAME[n]().max_allowed_runtime_sec, BY_NAME[n]().step_hint) for n in TARGETS}
+    assert budgets["imagenet_resnet_gelu"] == (66_159, 195_999)
+    assert budgets["imagenet_vit_map"] == (69_768, 167_999)
+    assert (
+        BY_NAME["imagenet_resnet"]().eval_period_time_sec,
+        vit.ImageNetViT().eval_period_time_sec,
+    ) == (510, 420)
+    assert "only the size full" in _error(resnet.ImageNetResNet, "mini")
+
+
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_algoperf_batch_sizes_are_used_unscaled(name):
+    """AlgoPerf's names are these workloads' own: its NadamW baseline's answers apply as given."""
+
+    def algoperf_nadamw(asked: str) -> int:
+        if asked not in batch_rule.ALGOPERF_NADAMW_BATCH_SIZES:
+            raise ValueError(f"Unsupported workload name: {asked}.")
+        return batch_rule.ALGOPERF_NADAMW_BATCH_SIZES[asked]
+
+    choice = batch_rule.choose(BY_NAME[name](), algoperf_nadamw)
+    assert choice.scale == 1.0 and choice.rule == "native"
+    assert choice.used == (
+        512 if name in ("imagenet_resnet_silu", "imagenet_resnet_gelu") else 1024
+    )
+
+
+# --- data --------------------------------------------------------------------------------------
+def test_layout_labels_and_eval_preprocessing(data_dir):
+    splits = imagenet.load_splits(data_dir, full=False)  # --data-dir may name a folder above
+    train, validation, test = splits["train"], splits["validation"], splits["test"]
+    assert train.classes == WNIDS and (len(train), len(validation), len(test)) == (6, 2, 2)
+    assert (
+        train.labels.tolist() == [0, 0, 0, 1, 1, 1]
+        and train.files[3] == b"n01443537/n01443537_0.JPEG"
+    )
+    assert [test.example(i)[1] for i in range(2)] == [0, 1]
+    assert (
+        imagenet.load_splits(data_dir / "imagenet" / "pytorch", full=False)["train"].classes
+        == WNIDS
+    )
+    # Resize(256) then CenterCrop(224): a 100x50 image, red left half, blue right half.
+    halves = np.zeros((50, 100, 3), np.uint8)
+    halves[:, :50, 0], halves[:, 50:, 2] = 255, 255
+    crop = imagenet.eval_crop(Image.fromarray(halves))  # resized to 512x256, cropped at x=144
+    assert crop.shape == (224, 224, 3) and crop.dtype == np.uint8
+    assert (crop[:, :100, 0] > 250).all() and (crop[:, 124:, 2] > 250).all()
+    test_crop = imagenet.tf_eval_crop(Image.fromarray(halves))
+    assert test_crop.shape == (224, 224, 3) and test_crop.dtype == np.float32
+
+
+def test_tensorflow_bicubic_weights():
+    assert np.allclose(imagenet.tf_bicubic_matrix(7, 7), np.eye(7))
+    halving = imagenet.tf_bicubic_matrix(448, 224)
+    assert np.allclose(halving.sum(axis=1), 1.0)
+    assert np.allclose(halving[1, 1:5], [-0.0625, 0.5625, 0.5625, -0.0625])  # Keys, a = -0.5
+    ramp = np.arange(448, dtype=np.float32)
+    assert np.allclose((halving @ ramp)[1:-1], 2 * np.arange(224)[1:-1] + 0.5, atol=1e-3)
+
+
+def test_train_queue_is_an_epoch_per_permutation_and_deterministic(data_dir):
+    workload = resnet.ImageNetResNet(data_dir=data_dir, reduced=True)
+
+    def batches(seed: int) -> list[dict[str, torch.Tensor]]:
+        queue = workload._build_input_queue(prng.key(seed), "train", None, 2)
+        return [next(queue) for _ in range(3)]
+
+    first = batches(1)
+    assert first[0]["inputs"].shape == (2, 3, 224, 224) and first[0]["targets"].dtype == torch.int64
+    assert sorted(torch.cat([b["targets"] for b in first]).tolist()) == [0, 0, 0, 1, 1, 1]
+    again, other = batches(1), batches(2)
+    assert all(torch.equal(a["inputs"], b["inputs"]) for a, b in zip(first, again, strict=True))
+    assert not all(torch.equal(a["inputs"], b["inputs"]) for a, b in zip(first, other, strict=True))
+    resumed = workload._build_input_queue(prng.key(1), "train", None, 2)
+    resumed.skip(2)  # a resumed trial passes over the batches it drew without reading them
+    assert torch.equal(next(resumed)["inputs"], first[2]["inputs"])
+    mixed = next(
+        vit.ImageNetViT(data_dir=data_dir, reduced=True)._build_input_queue(
+            prng.key(1), "train", None, 3
+        )
+    )
+    targets = mixed["targets"]
+    assert targets.shape == (3, 1000) and torch.allclose(targets.sum(dim=1), torch.ones(3))
+    assert (targets[:, 2:] == 0).all()  # mixup of the two classes' one-hot targets
+
+
+def test_missing_or_malformed_data_is_a_one_line_error(data_dir, tmp_path):
+    assert "--data-dir" in _error(imagenet.load_splits, None)
+    root = _copy(data_dir, tmp_path)
+    assert "dataset_setup.py" in _error(imagenet.load_splits, tmp_path / "nowhere")
+    shutil.rmtree(root / imagenet.V2_DIR)
+    message = _error(imagenet.load_splits, tmp_path)
+    assert str(root / imagenet.V2_DIR) in message and "download_imagenet_v2" in message
+    shutil.rmtree(root / "val" / WNIDS[1])
+    assert "differ from train's" in _error(imagenet.load_splits, tmp_path)
+    for folder in [f for f in (root / "val").iterdir() if f.is_dir()]:  # val not yet sorted
+        for jpeg in folder.glob("*"):
+            jpeg.rename(root / "val" / jpeg.name)
+        folder.rmdir()
+    assert "valprep.sh" in _error(imagenet.load_splits, tmp_path)
+    bad = data_dir / "imagenet" / "pytorch" / "train" / WNIDS[0] / f"{WNIDS[0]}_0.JPEG"
+    broken = root / "train" / WNIDS[0] / bad.name
+    broken.write_bytes(bad.read_bytes()[:40])
+    split = imagenet.index_folder(root / "train", imagenet.STEP_TRAIN)
+    message = _error(split.example, 0)
+    assert str(broken) in message and "Extracting imagenet train data" in message
+    message = _error(imagenet.load_splits, data_dir, True)  # full: ImageNet's 1,000 synsets
+    assert "1000 synsets" in message
+
+
+def test_truncated_records_are_refused(tmp_path):
+    path = tmp_path / "imagenet_v2-test.tfrecord-00000-of-00001"
+    tfrecord.write_records(path, [tfrecord.encode_example({"label": 3})] * 2)
+    assert len(tfrecord.record_spans(path)) == 2
+    path.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(tfrecord.TFRecordError, match="runs past the end"):
+        tfrecord.record_spans(path)
+
+
+# --- one step and one eval batch per network -------------------------------------------------
+@pytest.mark.parametrize("name", sorted(PARAMS))
+def test_one_training_step_and_eval_at_reduced_width(name, data_dir):
+    workload = BY_NAME[name](data_dir=data_dir, reduced=True)
+    model, state = workload.init_model_fn(prng.key(0))
+    batch = next(workload._build_input_queue(prng.key(1), "train", None, 2))
+    logits, state = workload.model_fn(
+        model, batch, state, spec.ForwardPassMode.TRAIN, prng.key(2), True
+    )
+    loss = workload.loss_fn(batch["targets"], logits, label_smoothing=0.1)
+    assert logits.shape == (2, 1000) and int(loss["n_valid_examples"]) == 2
+    (loss["summed"] / 2).backward()
+    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    metrics = workload.eval_model(8, model, state, prng.key(3))
+    assert (metrics["validation/num_examples"], metrics["test/num_examples"]) == (2, 2)
+    for split in ("train", "validation", "test"):
+        assert 0.0 <= metrics[f"{split}/accuracy"] <= 1.0 and np.isfinite(metrics[f"{split}/loss"])
+
+
+def test_nadamw_trains_through_the_runner(data_dir, tmp_path):
+    """The real runner (timing, evals, result files) on the reduced ViT-MAP variant, as the
+    mixed soft targets reach the submission's loss."""
+    from optbench.runner import run_trial
+    from optbench.submission import load_submission
+
+    workload = vit.ImageNetViTMap(data_dir=data_dir, reduced=True)
+    result = run_trial(
+        workload,
+        load_submission("nadamw"),
+        max_steps=2,
+        batch_size=2,
+        eval_every_steps=2,
+        probe_speed=False,
+        trial_dir=tmp_path / "trial",
+    )
+    assert result.status == "completed", result.failure
+    assert result.global_step == 2 and "test/accuracy" in result.eval_rows[-1]
