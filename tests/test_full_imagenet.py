@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -65,7 +66,7 @@ PER_CLASS = {"train": 3, "val": 1}
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
+def one_thread() -> Iterator[None]:
     """Tiny networks: a second torch thread only spins on a shared machine."""
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
@@ -110,7 +111,7 @@ def _copy(data_dir: Path, tmp_path: Path) -> Path:
     return root
 
 
-def _error(load, *args) -> str:
+def _error(load: Callable[..., object], *args: object) -> str:
     with pytest.raises(UserError) as info:
         load(*args)
     message = str(info.value)
@@ -311,3 +312,26 @@ def test_nadamw_trains_through_the_runner(data_dir, tmp_path):
     )
     assert result.status == "completed", result.failure
     assert result.global_step == 2 and "test/accuracy" in result.eval_rows[-1]
+
+
+def test_every_randaugment_operation():
+    """Each of AlgoPerf's 16 operations at its magnitude keeps a 224x224 RGB image; a few by
+    their definition."""
+    from optbench.data import randaugment
+
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(rng.integers(0, 256, size=(224, 224, 3), dtype=np.uint8))
+    for name, (magnitude, _) in randaugment.OPS.items():
+        out = randaugment.apply_op(img, name, magnitude, rng)
+        assert (out.size, out.mode) == ((224, 224), "RGB"), name
+    pixels = np.asarray(img)
+
+    def op(name: str, magnitude: float) -> np.ndarray:
+        return np.asarray(randaugment.apply_op(img, name, magnitude, rng))
+
+    assert np.array_equal(op("Solarize", 256.0), pixels)  # AlgoPerf's threshold: a no-op
+    assert np.array_equal(op("Invert", 0.0), 255 - pixels)
+    shifted = op("TranslateX", 100.0)  # content moves right, grey fills the left
+    assert np.array_equal(shifted[:, 100:], pixels[:, :124]) and (shifted[:, :100] == 128).all()
+    sheared = op("ShearX", 0.3)  # about the top-left corner: row 0 stays
+    assert np.array_equal(sheared[0], pixels[0])
