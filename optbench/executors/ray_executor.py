@@ -94,6 +94,20 @@ def _on_cuda(spec: TrialSpec) -> bool:
     return str(spec.workload_options.get("device") or "cpu").startswith("cuda")
 
 
+def _connection_failure(where: str | None, exc: BaseException) -> str:
+    """The one-line error for a cluster ``ray.init`` could not join, with the likely fix: Ray
+    turns token authentication on for a cluster whose head found a token in ``~/.ray``, and a
+    driver given an explicit address uses it only when told to (``RAY_AUTH_MODE=token``)."""
+    first = (str(exc).strip().splitlines() or [""])[0]
+    hint = ""
+    if where not in (None, "auto", "local") and "RAY_AUTH_MODE" not in os.environ:
+        hint = (
+            "; if the cluster uses token authentication, set RAY_AUTH_MODE=token and its token "
+            "(RAY_AUTH_TOKEN, or ~/.ray/auth_token: `ray get-auth-token` on the head node)"
+        )
+    return f"cannot connect to a Ray cluster at {where or 'the default address'}: {first}{hint}"
+
+
 def task_options(spec: TrialSpec, num_cpus: float) -> dict[str, Any]:
     """The Ray resources of ``spec``'s task: ``num_cpus`` CPUs, and one GPU for a CUDA trial."""
     return {"num_cpus": num_cpus, "num_gpus": 1 if _on_cuda(spec) else 0}
@@ -151,7 +165,7 @@ class RayExecutor:
         try:  # Trials' output stays in the workers' logs: this terminal shows the progress.
             ray.init(address=address, log_to_driver=False, logging_level=logging.WARNING)
         except ConnectionError as exc:
-            raise UserError(f"cannot connect to a Ray cluster at {address}: {exc}") from None
+            raise UserError(_connection_failure(address, exc)) from None
         self.ray, self.num_cpus = ray, num_cpus
         self.wall_limit_sec, self.wall_factor = wall_limit_sec, wall_factor
         self.wall_margin_sec, self.retries = wall_margin_sec, retries
