@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import socket
+import sys
 from pathlib import Path
 
 import pytest
@@ -598,4 +599,74 @@ def test_every_profile_case_is_documented():
     doc = ERRORS_DOC.read_text()
     cases = [*PROFILE_CASES, "cuda-without-profile"]
     missing = [case for case in cases if f"`{case}`" not in doc]
+    assert not missing, f"docs/ERRORS.md lacks rows for {missing}"
+
+
+# The executor options of ``tune`` (--executor ray, --address): id -> (argv given tmp, message).
+TUNE_RAY = ["tune", "--submission", "nadamw", "--workloads", "fmnist_mlp", "--size", "smoke"]
+
+
+def _closed_port() -> int:
+    """A local port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+EXECUTOR_CASES = {
+    "address-without-ray": (
+        lambda t: [*TUNE_RAY, "--address", "auto"],
+        "--address names a Ray cluster: it applies to --executor ray only",
+    ),
+    "address-malformed": (
+        lambda t: [*TUNE_RAY, "--executor", "ray", "--address", "headnode"],
+        "argument --address: expected auto, local or HOST:PORT (a Ray head node's address), "
+        "got 'headnode'",
+    ),
+    "memory-limit-with-ray": (
+        lambda t: [*TUNE_RAY, "--executor", "ray", "--memory-limit", "4"],
+        "--memory-limit applies to --executor process only",
+    ),
+    "jobs-with-ray": (
+        lambda t: [*TUNE_RAY, "--executor", "ray", "--jobs", "2"],
+        "--jobs applies to --executor process only",
+    ),
+    "ray-cluster-unreachable": (
+        lambda t: [*TUNE_RAY, "--executor", "ray", "--address", f"127.0.0.1:{_closed_port()}"],
+        "no Ray cluster answers at 127.0.0.1:",
+    ),
+}
+
+
+def _bad_tune(argv: list[str], tmp: Path, capsys) -> str:
+    """Run ``argv`` into ``tmp/exp``; its one-line error, after checking exit 2 and that
+    nothing was printed or written."""
+    code = main([*argv, "--experiment-dir", str(tmp / "exp")])
+    out, err = capsys.readouterr()
+    err = err.strip()
+    assert code == 2, err
+    assert not out, out
+    assert "\n" not in err and err.startswith("optbench: error: "), err
+    assert not (tmp / "exp").exists()
+    return err
+
+
+@pytest.mark.parametrize("case", sorted(EXECUTOR_CASES))
+def test_executor_bad_input_row(case, tmp_path, capsys):
+    build, expected = EXECUTOR_CASES[case]
+    assert expected in _bad_tune(build(tmp_path), tmp_path, capsys)
+
+
+def test_executor_ray_without_ray(tmp_path, capsys, monkeypatch):
+    """``executor-ray-missing``: ray not installed (hidden here, where CI installs it)."""
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` raises ModuleNotFoundError
+    err = _bad_tune([*TUNE_RAY, "--executor", "ray"], tmp_path, capsys)
+    assert err.endswith(
+        "--executor ray needs 'ray', which this environment lacks: pip install 'optbench[ray]'"
+    ), err
+
+
+def test_every_executor_case_is_documented():
+    doc = ERRORS_DOC.read_text()
+    missing = [c for c in [*EXECUTOR_CASES, "executor-ray-missing"] if f"`{c}`" not in doc]
     assert not missing, f"docs/ERRORS.md lacks rows for {missing}"
