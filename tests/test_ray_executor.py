@@ -118,13 +118,19 @@ def cluster():
         _wait(lambda: _answers(port), 120, "the Ray head node")
         yield address, env
     finally:
-        os.killpg(head.pid, signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            head.wait(timeout=5)
-        with contextlib.suppress(ProcessLookupError):  # what SIGTERM left of the group
-            os.killpg(head.pid, signal.SIGKILL)
+        _kill_session(head.pid)  # ``ray start --block`` takes minutes to act on SIGTERM
         head.wait(timeout=10)
         shutil.rmtree(temp, ignore_errors=True)
+
+
+def _kill_session(sid: int) -> None:
+    """SIGKILL every process of session ``sid``: the cluster's (its head started it; Ray's
+    workers have process groups of their own within it)."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError, ValueError):
+                if os.getsid(int(entry.name)) == sid:
+                    os.kill(int(entry.name), signal.SIGKILL)
 
 
 def _answers(port: int) -> bool:
@@ -191,6 +197,8 @@ def test_lost_workers_are_retried_once_and_an_interrupted_study_resumes(cluster,
     again = _study(tmp_path, address, env)  # resumes: only trial 1 runs, and completes
     assert again.wait(timeout=240) == 3, (tmp_path / "driver.log").read_text()  # trial 2 failed
     assert _result(tmp_path, 1)["status"] == "completed"
+    meta = json.loads(next((tmp_path / "exp").rglob("trial_1/meta_data.json")).read_text())
+    assert meta["environment"]["torch_threads"] == 2  # the task's CPUs (the profile's threads)
     assert (_result(tmp_path, 2), _mtime(tmp_path, 2)) == finished
     # Trial 1 ran 3 times (killed, interrupted, completed), trial 2 twice (killed twice), and
     # never again once recorded:

@@ -121,11 +121,16 @@ def _hang(spec: TrialSpec, limit: float) -> None:
         os._exit(3)
 
 
-def run_trial_task(spec: TrialSpec, wall_limit: float) -> dict:
+def run_trial_task(spec: TrialSpec, wall_limit: float, threads: int | None = None) -> dict:
     """The body of a trial's Ray task: run ``spec`` in this worker, supervised, within
-    ``wall_limit`` seconds; its ``result.json`` content (a crash recorded as its failure)."""
+    ``wall_limit`` seconds, with ``threads`` CPU threads (the task's CPUs; the trial's own
+    processes inherit them); its ``result.json`` content (a crash recorded as its failure)."""
     if is_finished(spec):  # a retry after the result was written: the record is final
         return results.read_json(Path(spec.trial_dir) / "result.json")
+    if threads is not None:
+        from optbench import profiles
+
+        profiles.set_threads(threads)
     if _on_cuda(spec):
         # Ray gives the task its GPU as the only visible one: cuda:N would name another.
         spec = replace(spec, workload_options={**spec.workload_options, "device": "cuda"})
@@ -194,7 +199,8 @@ class RayExecutor:
     def submit(self, spec: TrialSpec) -> Future[dict]:
         """Submit ``spec`` as a Ray task; the future settles with its ``result.json`` content."""
         options = {**task_options(spec, self.num_cpus), "max_retries": self.retries}
-        ref = self._task.options(**options).remote(spec, self.wall_limit(spec))
+        threads = max(1, int(self.num_cpus))
+        ref = self._task.options(**options).remote(spec, self.wall_limit(spec), threads)
         out: Future[dict] = Future()
         out.set_running_or_notify_cancel()
         with self._lock:
