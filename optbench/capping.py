@@ -9,7 +9,9 @@ smallest time any earlier trial needed, nothing it does can change a score under
 the runner stops it there (``stop_reason: capped``, :mod:`optbench.runner`).
 
 Only completed trials without flags set the cap (``optbench score --strict`` scores a flagged
-trial as never reaching the target, so it must not cut another short).
+trial as never reaching the target, so it must not cut another short). A trial with a higher
+number than the one being capped (finished first in an earlier, interrupted run) loses a tie of
+eval indices to it, so it lets the capped trial make one eval more.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ def best_of(reached: Iterable[tuple[float, int]]) -> Cap | None:
 def reached_by(trial_dir: Path) -> tuple[float, int] | None:
     """(time-to-target, eval index of first reaching it) of a finished, unflagged, completed
     trial that reached its target; None otherwise."""
+    trial_dir = Path(trial_dir)
     summary = results.read_json(Path(trial_dir) / "result.json")
     if not summary or summary.get("status") != "completed" or summary.get("flags"):
         return None
@@ -51,6 +54,28 @@ def reached_by(trial_dir: Path) -> tuple[float, int] | None:
     return None if index is None else (float(summary["time_to_target"]), index)
 
 
-def study_cap(trial_dirs: Iterable[Path]) -> Cap | None:
-    """The cap for a new trial of a study whose other trials are in ``trial_dirs``."""
-    return best_of(r for r in map(reached_by, trial_dirs) if r is not None)
+def trial_number(trial_dir: Path) -> int:
+    """The number of a ``trial_<n>`` folder."""
+    return int(Path(trial_dir).name.rsplit("_", 1)[1])
+
+
+def study_cap(trial_dirs: Iterable[Path], trial: int) -> Cap | None:
+    """The cap for trial number ``trial`` of a study whose other trials are in ``trial_dirs``."""
+    reached = []
+    for other in trial_dirs:
+        hit = reached_by(other)
+        if hit is not None and trial_number(other) != trial:
+            time, index = hit
+            reached.append((time, index + (trial_number(other) > trial)))
+    return best_of(reached)
+
+
+def cap_for(trial_dir: Path) -> Cap | None:
+    """The cap for the trial in ``trial_dir`` from its study's other trials (its siblings)."""
+    trial_dir = Path(trial_dir)
+    siblings = [
+        p
+        for p in trial_dir.parent.glob("trial_*")
+        if p != trial_dir and p.is_dir() and p.name.removeprefix("trial_").isdigit()
+    ]
+    return study_cap(siblings, trial_number(trial_dir))

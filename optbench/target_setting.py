@@ -229,7 +229,7 @@ def _rerun_specs(
 
 
 def _run_reruns(specs: list[tuning.TrialSpec], executor: Any, progress: bool) -> list[list]:
-    tuning.run_plan(specs, executor, progress=progress)
+    tuning.run_plan(specs, executor, progress=progress, capping=False)  # whole curves
     return [_rows(spec) for spec in specs]
 
 
@@ -282,7 +282,7 @@ def set_targets(
     search_specs = _search_specs(
         name, algorithms, trials, include_defaults, seed, common, experiment_dir
     )
-    tuning.run_plan(search_specs, executor, progress=progress)
+    tuning.run_plan(search_specs, executor, progress=progress, capping=False)  # whole curves
     searched = [
         _record(spec, _best(_rows(spec), f"validation/{metric}", higher)) for spec in search_specs
     ]

@@ -17,7 +17,7 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import FIRST_COMPLETED, CancelledError, Future, wait
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -104,6 +104,8 @@ class TrialSpec:
     import_root: str | None = None
     submission_digest: str = ""
     meta: dict[str, Any] = field(default_factory=dict)  # more meta_data.json fields (profile)
+    cap_sec: float | None = None  # the study's best so far (optbench.capping), set at submit
+    cap_evals: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -331,12 +333,22 @@ def _describe(running: Iterable[TrialSpec]) -> str:
     return f"{text} (+{len(more)} more)" if more else text
 
 
+def _capped(spec: TrialSpec) -> TrialSpec:
+    """``spec`` with the cap its study's finished trials set (unchanged without one)."""
+    from optbench import capping
+
+    cap = capping.cap_for(Path(spec.trial_dir))
+    return spec if cap is None else replace(spec, cap_sec=cap.sec, cap_evals=cap.evals)
+
+
 class _PlanRun:
     """The trials of one :func:`run_plan` call in flight: submitted up to the executor's
     ``capacity``, collected as they complete, all ended (and none recorded) on Ctrl-C."""
 
-    def __init__(self, executor: Any, bar: Any, log: Callable[[str], None] | None) -> None:
-        self.executor, self.bar, self.log = executor, bar, log
+    def __init__(
+        self, executor: Any, bar: Any, log: Callable[[str], None] | None, capping: bool
+    ) -> None:
+        self.executor, self.bar, self.log, self.capping = executor, bar, log, capping
         self.running: dict[Future[dict[str, Any]], TrialSpec] = {}
         self.submitting: TrialSpec | None = None
 
@@ -346,7 +358,7 @@ class _PlanRun:
 
     def all(self, todo: list[TrialSpec]) -> None:
         """Run ``todo`` to the end; on any exception (Ctrl-C) end the trials in flight first."""
-        order = {id(spec): i for i, spec in enumerate(todo)}
+        order = {spec.trial_dir: i for i, spec in enumerate(todo)}
         queue = list(reversed(todo))
         try:
             while queue or self.running:
@@ -355,7 +367,7 @@ class _PlanRun:
                 if not self.running:
                     continue
                 done, _ = wait(self.running, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: order[id(self.running[f])]):
+                for future in sorted(done, key=lambda f: order[self.running[f].trial_dir]):
                     self._finish(self.running.pop(future), future)
         except BaseException:
             self._interrupt()
@@ -365,6 +377,8 @@ class _PlanRun:
         if is_finished(spec):  # by another process, before this one took the locks
             self.bar.update(1)
             return
+        if self.capping:
+            spec = _capped(spec)
         self.submitting = spec
         self.bar.set_postfix_str(_describe([*self.running.values(), spec]))
         self.running[_submit(self.executor, spec)] = spec
@@ -393,8 +407,12 @@ def run_plan(
     executor: Any,
     progress: bool = False,
     log: Callable[[str], None] | None = None,
+    capping: bool = True,
 ) -> list[dict[str, Any]]:
     """Run every unfinished trial of ``specs`` with ``executor``; return all trials' results.
+
+    With ``capping``, a trial stops once it can no longer change its study's score
+    (:mod:`optbench.capping`): scores are exactly those of uncapped trials.
 
     The executor's ``submit`` starts a trial (see :class:`optbench.executors.base.Executor`; one
     with ``run`` only runs each in turn); up to its ``capacity`` trials are in flight at once,
@@ -420,5 +438,5 @@ def run_plan(
             disable=not progress,
         ) as bar,
     ):
-        _PlanRun(executor, bar, log).all(todo)
+        _PlanRun(executor, bar, log, capping).all(todo)
     return [results.read_json(Path(s.trial_dir) / "result.json") or {} for s in specs]

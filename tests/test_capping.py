@@ -10,7 +10,7 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from optbench import capping, scoring
+from optbench import capping, results, scoring
 from optbench.runner import run_trial
 from optbench.submission import load_submission
 from optbench.workloads import get_workload
@@ -94,7 +94,7 @@ def test_the_cap_is_read_from_finished_trials(tmp_path):
         workload, nadamw, trial_dir=tmp_path / "trial_1", probe_speed=False, eval_every_steps=10
     )
     assert first.reached_target
-    cap = capping.study_cap([tmp_path / "trial_1", tmp_path / "missing"])
+    cap = capping.study_cap([tmp_path / "trial_1", tmp_path / "trial_9"], trial=2)
     index = [r["global_step"] for r in first.eval_rows].index(first.steps_to_target)
     assert cap == capping.Cap(first.time_to_target, index)
     second = run_trial(
@@ -108,5 +108,95 @@ def test_the_cap_is_read_from_finished_trials(tmp_path):
         cap_evals=1,
     )
     assert second.stop_reason == "capped" and not second.reached_target
-    assert capping.study_cap([tmp_path / "trial_2"]) is None
+    assert capping.study_cap([tmp_path / "trial_2"], trial=3) is None
+    # A higher-numbered trial that reached first loses ties to the capped one: one eval more.
+    assert capping.study_cap([tmp_path / "trial_1"], trial=0).evals == index + 1
+    assert capping.cap_for(tmp_path / "trial_2") == cap
     assert math.isfinite(cap.sec)
+
+
+def _study(folder, capped: bool):
+    """Three trials of NadamW's search space run in turn, each capped by the ones before."""
+    from optbench import search_space
+
+    workload = get_workload("fmnist_mlp", "smoke")
+    space = search_space.load(load_submission("nadamw").search_space_path)
+    reasons = []
+    for trial in (1, 2, 3):
+        out = folder / f"trial_{trial}"
+        cap = capping.cap_for(out) if capped else None
+        result = run_trial(
+            workload,
+            load_submission("nadamw"),
+            hyperparameters=search_space.as_hyperparameters(space.point(trial - 1, seed=0)),
+            seed=trial,
+            trial_dir=out,
+            eval_every_steps=20,  # reproducible eval indices
+            max_steps=300,
+            budget_scale=5,  # the step cap or the cap ends trials, not a busy machine's budget
+            probe_speed=False,
+            cap_sec=cap.sec if cap else None,
+            cap_evals=cap.evals if cap else 0,
+        )
+        reasons.append(result.stop_reason)
+    rows = []
+    for trial in (1, 2, 3):
+        evals = results.read_eval_measurements(folder / f"trial_{trial}" / "eval_measurements.csv")
+        times = [r["accumulated_submission_time"] for r in evals]
+        values = [r["validation/accuracy"] for r in evals]
+        rows.append((times, values))
+    return rows, reasons
+
+
+def test_a_capped_study_picks_the_same_trial_at_the_same_eval(tmp_path):
+    target = get_workload("fmnist_mlp", "smoke").validation_target_value
+    capped, capped_reasons = _study(tmp_path / "capped", capped=True)
+    full, full_reasons = _study(tmp_path / "full", capped=False)
+    assert "capped" in capped_reasons and "capped" not in full_reasons, capped_reasons
+    for rows in (capped, full):
+        rows[:] = [(t, [v - target + TARGET for v in vals]) for t, vals in rows]
+    best = scoring.study_times(_frame(capped), "algoperf").iloc[0]["trial"]
+    assert best == scoring.study_times(_frame(full), "algoperf").iloc[0]["trial"]
+    index = [
+        scoring.time_to_target(v, t, TARGET, False)[0]
+        for t, v in (capped[best - 1], full[best - 1])
+    ]
+    assert index[0] == index[1] >= 0
+
+
+def test_run_plan_caps_each_trial_by_its_finished_siblings(tmp_path):
+    from optbench import tuning
+
+    study = tmp_path / "sub" / "study_1" / "w_pytorch"
+    done = study / "trial_1"
+    done.mkdir(parents=True)
+    results.write_eval_measurements(
+        done / "eval_measurements.csv",
+        [{"global_step": s, "accumulated_submission_time": t} for s, t in ((1, 1.0), (5, 2.0))],
+    )
+    results.write_json(
+        done / "result.json",
+        {
+            "status": "completed",
+            "flags": [],
+            "reached_target": True,
+            "time_to_target": 2.0,
+            "steps_to_target": 5,
+        },
+    )
+    spec = tuning.TrialSpec(
+        "nadamw", "sub", "w", "smoke", 1, 2, 0, None, 1.0, str(study / "trial_2"), "external"
+    )
+
+    class Recording:
+        def __init__(self):
+            self.seen = []
+
+        def run(self, spec):
+            self.seen.append(spec)
+            return {"status": "completed"}
+
+    for capping_on, expected in ((True, (2.0, 1)), (False, (None, 0))):
+        executor = Recording()
+        tuning.run_plan([spec], executor, capping=capping_on)
+        assert (executor.seen[0].cap_sec, executor.seen[0].cap_evals) == expected

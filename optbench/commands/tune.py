@@ -32,6 +32,12 @@ def register(subparsers: Any) -> None:
             f"--{what}", type=common.positive_int, help=f"number of {what} (default: preset)"
         )
     common.add_search_space_arg(p, "search space (default: the one the submission ships)")
+    p.add_argument(
+        "--no-capping",
+        action="store_true",
+        help="run every trial to its end, even past its study's best time-to-target (capping "
+        "changes no score; its trials just stop early)",
+    )
     common.add_run_args(p, "tune", "base seed of points and trial seeds")
     _add_executor_args(p)
     p.add_argument(
@@ -200,7 +206,11 @@ def _main(args: argparse.Namespace) -> int:
         common.announce(head, specs, experiment)
         with profiles.slot_of(profile, args.device, args.jobs):
             summaries = tuning.run_plan(
-                specs, executor, progress=not args.no_progress, log=tqdm.write
+                specs,
+                executor,
+                progress=not args.no_progress,
+                log=tqdm.write,
+                capping=not args.no_capping,
             )
     _print_summary(specs, summaries)
     failed = sum(1 for s in summaries if s.get("status") == "failed")

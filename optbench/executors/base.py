@@ -141,6 +141,8 @@ def execute(spec: TrialSpec, progress: bool = False) -> dict:
             progress=progress,
             eval_every_steps=spec.eval_every_steps,
             checkpoint_every_sec=spec.checkpoint_every_sec,
+            cap_sec=spec.cap_sec,
+            cap_evals=spec.cap_evals,
             resume=resume,
             meta={**spec.meta, "ruleset": spec.ruleset, "study": spec.study, "trial": spec.trial},
         )
