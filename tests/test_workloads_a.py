@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,7 +218,7 @@ def test_nadamw_reaches_the_smoke_target(workloads, name, one_thread):
 def test_variants_change_what_they_claim(workloads):
     import torch.nn as nn
 
-    from optbench.workloads.fmnist_vit import Block
+    from optbench.workloads.common.transformer import Block
 
     resnet = get_workload("fmnist_resnet_silu", "smoke")._build_model()
     assert any(isinstance(m, nn.SiLU) for m in resnet.modules())
@@ -300,3 +301,89 @@ def test_variants_keep_their_base_budget():
                 assert getattr(mine, field) == getattr(theirs, field), (name, size, field)
             # one source of truth: the variant's file holds no budget of its own
             assert not set(BASE_BUDGET_FIELDS) & set(targets_table(name)[size]), (name, size)
+
+
+def test_no_workload_module_imports_another():
+    """Shared code lives in optbench.workloads.common or the machinery modules; a workload module
+    imports none of the other workload modules."""
+    import ast
+    import pkgutil
+
+    import optbench.workloads as package
+    from optbench.workloads import MACHINERY
+
+    modules = {
+        info.name
+        for info in pkgutil.iter_modules(package.__path__)
+        if not info.ispkg and info.name not in MACHINERY
+    }
+    assert {"fmnist_vit", "shakespeare_lm", "speech_lstm", "speech_conformer"} <= modules
+    for name in modules:
+        tree = ast.parse(Path(package.__path__[0], f"{name}.py").read_text())
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        others = {f"optbench.workloads.{m}" for m in modules - {name}}
+        assert not imported & others, (name, imported & others)
+
+
+def test_targets_digest_pins_the_committed_entry(monkeypatch):
+    """The digest is the sha256 of the entry's canonical JSON (a variant's with its base's
+    budget), and any change to the entry changes it."""
+    import hashlib
+    import json
+
+    from optbench.workloads import targets
+
+    entry = targets.target_entry("fmnist_vit_post_ln", "mini")
+    assert entry["step_hint"] == targets.target_entry("fmnist_vit", "mini")["step_hint"]
+    canonical = json.dumps(entry, sort_keys=True, separators=(",", ":")).encode()
+    digest = targets.targets_digest("fmnist_vit_post_ln", "mini")
+    assert digest == hashlib.sha256(canonical).hexdigest()
+    assert digest != targets.targets_digest("fmnist_vit", "mini")
+    changed = targets.targets_table("fmnist_vit_post_ln")
+    changed["mini"]["validation_target_value"] += 1e-6
+    monkeypatch.setattr(targets, "_targets", lambda name: changed)
+    assert targets.targets_digest("fmnist_vit_post_ln", "mini") != digest
+
+
+def test_input_queue_epochs_and_rng():
+    """Each epoch is a fresh permutation cut into whole batches; the same key gives the same
+    order; a batch larger than the split is a one-line error."""
+    from optbench.workloads.input_queue import batch_indices
+
+    queue = batch_indices(prng.key(5), 10, 3)
+    first, second = [next(queue) for _ in range(3)], [next(queue) for _ in range(3)]
+    for epoch in (first, second):
+        seen = torch.cat(epoch)
+        assert len(seen) == 9 and len(set(seen.tolist())) == 9 and int(seen.max()) < 10
+    assert not all(torch.equal(a, b) for a, b in zip(first, second, strict=True))
+    again = batch_indices(prng.key(5), 10, 3)
+    assert all(torch.equal(next(again), b) for b in first)
+    with pytest.raises(UserError, match="batch size 11 exceeds the 10 train examples"):
+        next(batch_indices(prng.key(5), 10, 11))
+
+
+def test_a_module_declares_its_parameter_types():
+    """param_types reads types from module classes, and a module's ``parameter_types``
+    declaration overrides them for its children."""
+    from torch import nn
+
+    from optbench.workloads.param_types import parameter_types
+
+    class Attention(nn.Module):
+        parameter_types = {"qkv.weight": spec.ParameterType.ATTENTION_QKV}  # noqa: RUF012
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.qkv = nn.Linear(4, 12)
+
+    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.LayerNorm(4), Attention())
+    P = spec.ParameterType
+    assert parameter_types(model) == {
+        "0.weight": P.CONV_WEIGHT,
+        "0.bias": P.BIAS,
+        "1.weight": P.LAYER_NORM_SCALE,
+        "1.bias": P.LAYER_NORM_BIAS,
+        "2.qkv.weight": P.ATTENTION_QKV,
+        "2.qkv.bias": P.BIAS,
+    }

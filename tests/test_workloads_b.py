@@ -14,9 +14,9 @@ from optbench import prng, spec
 from optbench.runner import run_trial
 from optbench.submission import load_submission
 from optbench.workloads import get_workload
+from optbench.workloads.common.ctc_metrics import edit_distance, greedy_decode, word_errors
 from optbench.workloads.molecules_gnn import average_precision, mean_average_precision
 from optbench.workloads.mri_unet import ssim
-from optbench.workloads.speech_lstm import edit_distance, greedy_decode, word_errors
 
 BASES = {
     "molecules_gnn": ("molecules_gnn", "molecules_gnn_gelu"),
@@ -194,7 +194,7 @@ def test_ctc_loss_by_hand(loaded):
 def test_prior_blank_logit_by_hand():
     """Utterances of 37 and 41 frames keep 10 + 11 = 21 output frames for 3 words: the blank's
     share is 18/21 = 6/7, against 30 word logits at 0: b = log(30 * 6) = log(180)."""
-    from optbench.workloads.speech_lstm import prior_blank_logit
+    from optbench.workloads.common.speech_layers import prior_blank_logit
 
     assert prior_blank_logit(np.array([37, 41]), np.array([1, 2])) == pytest.approx(math.log(180))
 
@@ -218,7 +218,7 @@ def test_ctc_head_starts_at_the_blank_share(loaded, name):
 
 def test_speech_eval_in_length_order_changes_only_the_padding(loaded, monkeypatch):
     """Length-sorted eval batches: same loss and WER as batches in index order, less padding."""
-    from optbench.workloads.base import SplitObjectWorkload
+    from optbench.workloads.split_object import SplitObjectWorkload
 
     w = loaded["speech_conformer"]
     model, state = w.init_model_fn(prng.key(0))

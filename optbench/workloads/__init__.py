@@ -1,6 +1,8 @@
 """The workload registry: every TorchWorkload subclass with a ``name`` in this package.
 
-A workload module only has to define its classes; importing this package registers them.
+A workload module only has to define its classes; importing this package registers them. The
+machinery modules (:data:`MACHINERY`) and the ``common`` package of shared pieces hold no
+workload, and no workload module imports another.
 """
 
 from __future__ import annotations
@@ -10,7 +12,10 @@ import importlib
 import pkgutil
 
 from optbench.errors import UserError
-from optbench.workloads.base import SIZES, TorchWorkload
+from optbench.workloads.base import TorchWorkload
+from optbench.workloads.targets import SIZES
+
+MACHINERY = frozenset({"base", "input_queue", "param_types", "split_object", "targets", "variants"})
 
 # The mini suite, mirroring AlgoPerf's eight scored workloads (fmnist_mlp, like AlgoPerf's
 # mnist, is a development workload outside it).
@@ -28,7 +33,7 @@ SUITE_ORDER: tuple[str, ...] = (
 
 def _discover() -> dict[str, type[TorchWorkload]]:
     for info in pkgutil.iter_modules(__path__):
-        if info.name != "base":
+        if not info.ispkg and info.name not in MACHINERY:
             importlib.import_module(f"{__name__}.{info.name}")
     found: dict[str, type[TorchWorkload]] = {}
     stack = list(TorchWorkload.__subclasses__())

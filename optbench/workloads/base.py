@@ -1,43 +1,48 @@
-"""PyTorch workloads: the shared machinery behind every optbench workload.
+"""TorchWorkload: AlgoPerf's Workload API on top of a workload's splits and model.
 
-A concrete workload supplies its data (``_load_splits``), its model (``_build_model``) and its
-metrics; this base class turns them into AlgoPerf's Workload API: ``init_model_fn``, ``model_fn``,
-``loss_fn``, ``_build_input_queue``, ``eval_model``, parameter shapes and types, targets and budget.
-Targets and budgets are read from ``targets/<name>.json`` (written by the target-setting
-procedure).
+A concrete workload supplies its data (``_load_splits``), its model (``_build_model``), its loss
+(``_per_example_loss``, or the whole of ``loss_fn``) and its metrics (``_batch_metrics``, or the
+whole of ``_eval_split``), and sets ``target_metric_name``, ``loss_type`` and ``eval_batch_size``
+as class attributes. This class turns them into ``init_model_fn``, ``model_fn``,
+``_build_input_queue``, ``eval_model``, the split sizes, parameter shapes and types, and the
+targets and budget of the targets registry (:mod:`optbench.workloads.targets`).
+
+Here a split is an ``(inputs, targets)`` pair of tensors; a
+:class:`~optbench.workloads.split_object.SplitObjectWorkload` has split objects instead (graphs,
+padded sequences). Both draw their training batches from
+:func:`~optbench.workloads.input_queue.batch_indices` and evaluate batch by batch through
+:meth:`TorchWorkload._batch`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from optbench import prng, spec
 from optbench.errors import UserError
+from optbench.workloads.common.losses import masked_loss
 from optbench.workloads.input_queue import batch_indices
-from optbench.workloads.targets import (  # re-exported: callers import them from here
+from optbench.workloads.param_types import parameter_types
+from optbench.workloads.targets import (
     BASE_BUDGET_FIELDS,
+    SIZES,
     Settings,
     settings_for,
     targets_table,
 )
 
-SIZES = ("smoke", "mini")
-
+# Besides TorchWorkload, names that callers import from this module (they live in the modules
+# imported above, and SplitObjectWorkload and ClassificationWorkload in theirs: see __getattr__).
 __all__ = [
     "BASE_BUDGET_FIELDS",
     "SIZES",
-    "ClassificationWorkload",
     "Settings",
-    "SplitObjectWorkload",
     "TorchWorkload",
     "masked_loss",
     "parameter_types",
@@ -46,51 +51,12 @@ __all__ = [
 ]
 
 
-def masked_loss(
-    per_example: torch.Tensor, mask_batch: torch.Tensor | None = None
-) -> dict[str, torch.Tensor]:
-    """AlgoPerf's loss dict from unreduced losses: masked entries zeroed, ``n_valid_examples`` =
-    the number of unmasked entries (all of them without a mask)."""
-    if mask_batch is not None:
-        mask = mask_batch.reshape(per_example.shape)
-        per_example = per_example * mask
-        n_valid = mask.sum()
-    else:
-        n_valid = torch.as_tensor(per_example.numel(), device=per_example.device)
-    return {"summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example}
+def _split_size_property(split: str) -> property:
+    return property(lambda self: self._split_size(split), doc=f"Examples in the {split} split.")
 
 
-_NORM_TYPES = {
-    nn.BatchNorm1d: (spec.ParameterType.BATCH_NORM_SCALE, spec.ParameterType.BATCH_NORM_BIAS),
-    nn.BatchNorm2d: (spec.ParameterType.BATCH_NORM_SCALE, spec.ParameterType.BATCH_NORM_BIAS),
-    nn.LayerNorm: (spec.ParameterType.LAYER_NORM_SCALE, spec.ParameterType.LAYER_NORM_BIAS),
-    nn.GroupNorm: (spec.ParameterType.LAYER_NORM_SCALE, spec.ParameterType.LAYER_NORM_BIAS),
-}
-
-
-def parameter_types(model: nn.Module) -> dict[str, spec.ParameterType]:
-    """AlgoPerf parameter types, read from the module each parameter belongs to."""
-    types: dict[str, spec.ParameterType] = {}
-    for module_name, module in model.named_modules():
-        for param_name, _ in module.named_parameters(recurse=False):
-            key = f"{module_name}.{param_name}" if module_name else param_name
-            is_bias = param_name.endswith("bias")
-            if type(module) in _NORM_TYPES:
-                scale, bias = _NORM_TYPES[type(module)]
-                types[key] = bias if is_bias else scale
-            elif isinstance(module, nn.Embedding):
-                types[key] = spec.ParameterType.EMBEDDING
-            elif isinstance(module, nn.MultiheadAttention):
-                types[key] = (
-                    spec.ParameterType.ATTENTION_BIAS
-                    if is_bias
-                    else spec.ParameterType.ATTENTION_QKV
-                )
-            elif isinstance(module, nn.Conv1d | nn.Conv2d | nn.Conv3d) and not is_bias:
-                types[key] = spec.ParameterType.CONV_WEIGHT
-            else:
-                types[key] = spec.ParameterType.BIAS if is_bias else spec.ParameterType.WEIGHT
-    return types
+def _setting_property(field: str) -> property:
+    return property(lambda self: getattr(self._settings, field), doc=f"The committed {field}.")
 
 
 class TorchWorkload(spec.Workload):
@@ -103,6 +69,12 @@ class TorchWorkload(spec.Workload):
     data_source: ClassVar[str] = ""
     synthetic_data: ClassVar[bool] = False
     output_layer: ClassVar[str] = ""  # name prefix of the output layer's parameters
+    # Examples per eval batch. It changes only the cost of an evaluation, never its metrics;
+    # workloads set the size that evaluated fastest on two CPU cores (benchmarks/eval_cost.py
+    # --batch-sizes).
+    eval_batch_size: ClassVar[int] = 1024
+    # More facts for properties(): name in meta_data.json -> attribute of the workload.
+    extra_properties: ClassVar[dict[str, str]] = {}
 
     def __init__(
         self,
@@ -128,14 +100,14 @@ class TorchWorkload(spec.Workload):
         self._dropout_rate = 0.0
 
     # --- what a concrete workload supplies ----------------------------------------------------
-    def _load_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    def _load_splits(self) -> dict[str, Any]:
         """``{'train' | 'validation' | 'test': (inputs, targets)}`` as CPU tensors."""
         raise NotImplementedError
 
     def _build_model(self) -> nn.Module:
         raise NotImplementedError
 
-    def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
+    def _batch_metrics(self, logits: Any, targets: torch.Tensor) -> dict[str, float]:
         """Metrics *summed* over a batch; ``eval_model`` divides by the number of examples."""
         raise NotImplementedError
 
@@ -143,18 +115,30 @@ class TorchWorkload(spec.Workload):
     def load_data(self) -> None:
         """Load (or prepare and cache) the data; the runner calls this before the clock starts."""
         if self._splits is None:
-            splits = self._load_splits()
-            self._splits = {
-                k: (x.to(self.device), y.to(self.device)) for k, (x, y) in splits.items()
-            }
+            self._splits = {k: self._to_device(v) for k, v in self._load_splits().items()}
 
-    def _split(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+    def _to_device(self, split: Any) -> Any:
+        x, y = split
+        return x.to(self.device), y.to(self.device)
+
+    def _split(self, split: str) -> Any:
+        """The data of ``split``; ``eval_train`` is the first ``num_eval_train_examples`` of
+        train."""
         self.load_data()
         assert self._splits is not None
         if split == "eval_train":
             x, y = self._splits["train"]
             return x[: self.num_eval_train_examples], y[: self.num_eval_train_examples]
         return self._splits[split]
+
+    def _split_size(self, split: str) -> int:
+        return len(self._split(split)[0])
+
+    def _batch(self, split: str, idx: torch.Tensor) -> Any:
+        """The examples ``idx`` (a CPU int64 tensor) of ``split`` as one batch."""
+        x, y = self._split(split)
+        idx = idx.to(self.device)
+        return {"inputs": x[idx], "targets": y[idx]}
 
     def _build_input_queue(
         self,
@@ -163,35 +147,25 @@ class TorchWorkload(spec.Workload):
         data_dir: str | None = None,
         global_batch_size: int = 128,
         **kwargs: Any,
-    ) -> Iterator[dict[str, torch.Tensor]]:
-        """Shuffled batches of ``split`` forever, reshuffled each epoch (partial batch dropped)."""
-        x, y = self._split(split)
-        for idx in batch_indices(data_rng, len(x), global_batch_size, split):
-            idx = idx.to(self.device)
-            yield {"inputs": x[idx], "targets": y[idx]}
+    ) -> Iterator[Any]:
+        """Shuffled batches of ``split`` forever, reshuffled each epoch (partial batch dropped);
+        training batches pass through :meth:`_augment_train`."""
+        indices = batch_indices(data_rng, self._split_size(split), global_batch_size, split)
+        batches = (self._batch(split, idx) for idx in indices)
+        yield from self._augment_train(batches, data_rng) if split == "train" else batches
 
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._split("train")[0])
+    def _augment_train(self, batches: Iterator[Any], data_rng: spec.RandomState) -> Iterator[Any]:
+        """The training batches as the model sees them (a workload may transform them, with
+        randomness drawn from ``data_rng``): unchanged."""
+        return batches
 
-    @property
-    def num_validation_examples(self) -> int:
-        return len(self._split("validation")[0])
-
-    @property
-    def num_test_examples(self) -> int:
-        return len(self._split("test")[0])
+    num_train_examples = _split_size_property("train")
+    num_validation_examples = _split_size_property("validation")
+    num_test_examples = _split_size_property("test")
 
     @property
     def num_eval_train_examples(self) -> int:
-        return min(self.num_validation_examples, len(self._split("train")[0]))
-
-    @property
-    def eval_batch_size(self) -> int:
-        """Examples per eval batch. It changes only the cost of an evaluation, never its metrics;
-        workloads override it with the fastest size that ``benchmarks/eval_cost.py
-        --batch-sizes`` measured on two CPU cores (benchmarks/RESULTS.md)."""
-        return 1024
+        return min(self.num_validation_examples, self.num_train_examples)
 
     @property
     def train_mean(self) -> Any:
@@ -205,26 +179,31 @@ class TorchWorkload(spec.Workload):
         self.load_data()
         return getattr(self, "_std", 1.0)
 
-    # --- targets and budget -------------------------------------------------------------------
-    @property
-    def validation_target_value(self) -> float:
-        return self._settings.validation_target_value
+    # --- targets and budget (the targets registry's settings) ---------------------------------
+    validation_target_value = _setting_property("validation_target_value")
+    test_target_value = _setting_property("test_target_value")
+    max_allowed_runtime_sec = _setting_property("max_allowed_runtime_sec")
+    eval_period_time_sec = _setting_property("eval_period_time_sec")
+    step_hint = _setting_property("step_hint")
 
-    @property
-    def test_target_value(self) -> float:
-        return self._settings.test_target_value
+    # --- loss ---------------------------------------------------------------------------------
+    def loss_fn(
+        self,
+        label_batch: Any,
+        logits_batch: Any,
+        mask_batch: torch.Tensor | None = None,
+        label_smoothing: float = 0.0,
+    ) -> dict[str, torch.Tensor]:
+        """AlgoPerf's loss dict of :meth:`_per_example_loss`: masked entries zeroed,
+        ``n_valid_examples`` the number of unmasked entries."""
+        per_example = self._per_example_loss(label_batch, logits_batch, label_smoothing)
+        return masked_loss(per_example, mask_batch)
 
-    @property
-    def max_allowed_runtime_sec(self) -> float:
-        return self._settings.max_allowed_runtime_sec
-
-    @property
-    def eval_period_time_sec(self) -> float:
-        return self._settings.eval_period_time_sec
-
-    @property
-    def step_hint(self) -> int:
-        return self._settings.step_hint
+    def _per_example_loss(
+        self, labels: torch.Tensor, logits: torch.Tensor, label_smoothing: float
+    ) -> torch.Tensor:
+        """The unreduced loss of a batch (per example, or per token or task)."""
+        raise NotImplementedError
 
     # --- model --------------------------------------------------------------------------------
     def init_model_fn(
@@ -338,20 +317,29 @@ class TorchWorkload(spec.Workload):
     ) -> Any:
         return self.model_fn(params, batch, model_state, spec.ForwardPassMode.EVAL, rng, False)[0]
 
+    def _eval_order(self, split: str) -> torch.Tensor:
+        """The order in which an eval walks the split's examples (metrics are sums, so any order
+        gives the same values): index order."""
+        return torch.arange(self._split_size(split))
+
+    def _eval_batches(self, split: str, batch_size: int) -> Iterator[Any]:
+        """The split's examples in :meth:`_eval_order`, ``batch_size`` at a time."""
+        order = self._eval_order(split)
+        for start in range(0, len(order), batch_size):
+            yield self._batch(split, order[start : start + batch_size])
+
     def _eval_split(
         self, split: str, params: nn.Module, model_state: Any, rng: Any, batch_size: int
     ) -> tuple[dict[str, float], int]:
-        """Metrics (unprefixed) on one split and its number of examples: means of the per-batch
-        sums of :meth:`_batch_metrics`."""
-        x, y = self._split(split)
+        """Metrics (unprefixed) on one split and its number of examples: the per-batch sums of
+        :meth:`_batch_metrics` over the split, divided by its size."""
         sums: dict[str, float] = {}
-        for start in range(0, len(x), batch_size):
-            batch = {"inputs": x[start : start + batch_size]}
+        for batch in self._eval_batches(split, batch_size):
             logits = self._eval_logits(params, batch, model_state, rng)
-            targets = y[start : start + batch_size]
-            for k, v in self._batch_metrics(logits, targets).items():
+            for k, v in self._batch_metrics(logits, batch["targets"]).items():
                 sums[k] = sums.get(k, 0.0) + v
-        return {k: v / len(x) for k, v in sums.items()}, len(x)
+        n = self._split_size(split)
+        return {k: v / n for k, v in sums.items()}, n
 
     # --- description --------------------------------------------------------------------------
     def properties(self) -> dict[str, Any]:
@@ -375,93 +363,19 @@ class TorchWorkload(spec.Workload):
             "min_steps_to_target": self._settings.min_steps_to_target,
             "train_gap": self._settings.train_gap,
             "calibration_gflops": self._settings.calibration_gflops,
+            **{key: getattr(self, attribute) for key, attribute in self.extra_properties.items()},
         }
 
 
-class ClassificationWorkload(TorchWorkload):
-    """Softmax cross-entropy classification scored by accuracy."""
+def __getattr__(name: str) -> Any:
+    """The workload kinds built on this class, for callers that import them from here (they
+    live in their own modules, which import this one)."""
+    if name == "SplitObjectWorkload":
+        from optbench.workloads.split_object import SplitObjectWorkload
 
-    @property
-    def target_metric_name(self) -> str:
-        return "accuracy"
+        return SplitObjectWorkload
+    if name == "ClassificationWorkload":
+        from optbench.workloads.common.classification import ClassificationWorkload
 
-    @property
-    def loss_type(self) -> spec.LossType:
-        return spec.LossType.SOFTMAX_CROSS_ENTROPY
-
-    def loss_fn(
-        self,
-        label_batch: torch.Tensor,
-        logits_batch: torch.Tensor,
-        mask_batch: torch.Tensor | None = None,
-        label_smoothing: float = 0.0,
-    ) -> dict[str, torch.Tensor]:
-        """Cross-entropy with optional label smoothing and mask (AlgoPerf's return dict)."""
-        per_example = F.cross_entropy(
-            logits_batch, label_batch.long(), reduction="none", label_smoothing=label_smoothing
-        )
-        return masked_loss(per_example, mask_batch)
-
-    def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
-        loss = F.cross_entropy(logits.float(), targets.long(), reduction="sum").item()
-        correct = (logits.argmax(dim=-1) == targets).sum().item()
-        if not math.isfinite(loss):
-            loss = math.nan
-        return {"accuracy": float(correct), "loss": float(loss)}
-
-
-class SplitObjectWorkload(TorchWorkload):
-    """A workload whose splits are objects with ``len()`` and ``batch(indices)`` (graphs, padded
-    sequences) instead of ``(inputs, targets)`` tensors; ``load_data`` fills ``self._splits``.
-    The eval-train split is the first ``num_eval_train_examples`` of train."""
-
-    def _split(self, split: str) -> Any:
-        self.load_data()
-        assert self._splits is not None
-        return self._splits["train" if split == "eval_train" else split]
-
-    def _split_size(self, split: str) -> int:
-        if split == "eval_train":
-            return self.num_eval_train_examples
-        return len(self._split(split))
-
-    @property
-    def num_train_examples(self) -> int:
-        return len(self._split("train"))
-
-    @property
-    def num_validation_examples(self) -> int:
-        return len(self._split("validation"))
-
-    @property
-    def num_test_examples(self) -> int:
-        return len(self._split("test"))
-
-    @property
-    def num_eval_train_examples(self) -> int:
-        return min(self.num_validation_examples, self.num_train_examples)
-
-    def _build_input_queue(
-        self,
-        data_rng: spec.RandomState,
-        split: str,
-        data_dir: str | None = None,
-        global_batch_size: int = 128,
-        **kwargs: Any,
-    ) -> Iterator[Any]:
-        """``split.batch(indices)`` of shuffled batches forever, reshuffled each epoch (the last
-        partial batch dropped); indices are numpy int64 arrays."""
-        data, n = self._split(split), self._split_size(split)
-        for idx in batch_indices(data_rng, n, global_batch_size, split):
-            yield data.batch(idx.numpy())
-
-    def _eval_order(self, split: str) -> np.ndarray:
-        """The order in which an eval walks the split's examples (metrics are sums, so any order
-        gives the same values): index order."""
-        return np.arange(self._split_size(split))
-
-    def _eval_batches(self, split: str, batch_size: int) -> Iterator[Any]:
-        """The split's examples in :meth:`_eval_order`, ``batch_size`` at a time."""
-        data, order = self._split(split), self._eval_order(split)
-        for start in range(0, len(order), batch_size):
-            yield data.batch(order[start : start + batch_size])
+        return ClassificationWorkload
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,9 +4,10 @@
 
 The data are generated (:mod:`optbench.data.clicks`), not real clicks: the true click
 probabilities are known, so the Bayes-optimal validation log loss is recorded in
-``data_provenance`` (``validation_bayes_log_loss``) and in :meth:`ClicksDlrm.properties`. The
-inputs are one int16 tensor per example as in AlgoPerf's Criteo pipeline (13 dense counts, then 26
-categorical ids); the model takes ``log1p`` of the counts. Loss and metric: sigmoid binary
+``data_provenance`` (``validation_bayes_log_loss``) and in the properties
+(``bayes_log_loss_validation``). The inputs are one int16 tensor per example as in AlgoPerf's
+Criteo pipeline (13 dense counts, then 26 categorical ids); the model takes ``log1p`` of the
+counts. Loss and metric: sigmoid binary
 cross-entropy (log loss, lower is better).
 """
 
@@ -23,7 +24,9 @@ from torch import nn
 
 from optbench import spec
 from optbench.data import clicks
-from optbench.workloads.base import TorchWorkload, masked_loss
+from optbench.workloads.base import TorchWorkload
+from optbench.workloads.common.losses import sigmoid_cross_entropy
+from optbench.workloads.variants import variant
 
 # size -> (train, validation, test examples, embedding width, bottom MLP, top MLP)
 _SIZES = {
@@ -94,6 +97,10 @@ class ClicksDlrm(TorchWorkload):
     data_source = "SYNTHETIC: optbench.data.clicks generative model v1 (Zipf ids, latent factors)"
     synthetic_data = True
     output_layer = "head"
+    target_metric_name = "loss"
+    loss_type = spec.LossType.SIGMOID_CROSS_ENTROPY
+    eval_batch_size = 4096
+    extra_properties: ClassVar[dict[str, str]] = {"bayes_log_loss_validation": "bayes_log_loss"}
     layernorm: ClassVar[bool] = False
 
     def _load_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -109,18 +116,6 @@ class ClicksDlrm(TorchWorkload):
         return splits
 
     @property
-    def target_metric_name(self) -> str:
-        return "loss"
-
-    @property
-    def loss_type(self) -> spec.LossType:
-        return spec.LossType.SIGMOID_CROSS_ENTROPY
-
-    @property
-    def eval_batch_size(self) -> int:
-        return 4096
-
-    @property
     def bayes_log_loss(self) -> float:
         """Expected log loss of the true click probabilities on the validation split."""
         self.load_data()
@@ -132,20 +127,12 @@ class ClicksDlrm(TorchWorkload):
             clicks.VOCAB_SIZES, clicks.NUM_DENSE, dim, bottom, top, layernorm=self.layernorm
         )
 
-    def loss_fn(
-        self,
-        label_batch: torch.Tensor,
-        logits_batch: torch.Tensor,
-        mask_batch: torch.Tensor | None = None,
-        label_smoothing: float = 0.0,
-    ) -> dict[str, torch.Tensor]:
+    def _per_example_loss(
+        self, labels: torch.Tensor, logits: torch.Tensor, label_smoothing: float
+    ) -> torch.Tensor:
         """Sigmoid cross-entropy as AlgoPerf's ``criteo1tb``: labels smoothed towards 1/2 by
-        ``label_smoothing``; ``per_example`` of shape ``(B,)``."""
-        labels = label_batch.reshape(-1).float()
-        logits = logits_batch.reshape(-1).float()
-        targets = labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
-        per_example = F.binary_cross_entropy_with_logits(logits, targets, reduction="none")
-        return masked_loss(per_example, mask_batch)
+        ``label_smoothing``; shape ``(B,)``."""
+        return sigmoid_cross_entropy(logits.reshape(-1), labels.reshape(-1), label_smoothing)
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         loss = F.binary_cross_entropy_with_logits(
@@ -153,17 +140,14 @@ class ClicksDlrm(TorchWorkload):
         ).item()
         return {"loss": loss if math.isfinite(loss) else math.nan}
 
-    def properties(self) -> dict:
-        """The base properties plus the Bayes-optimal validation log loss of the synthetic data."""
-        return {**super().properties(), "bayes_log_loss_validation": self.bayes_log_loss}
 
-
-class ClicksDlrmLayerNorm(ClicksDlrm):
-    """``clicks_dlrm`` with LayerNorm after every hidden linear layer of both MLPs (mirrors
-    ``criteo1tb_layernorm``)."""
-
-    name = "clicks_dlrm_layernorm"
-    base_name = "clicks_dlrm"
-    algoperf_name = "criteo1tb_layernorm"
-    description = "DLRM with LayerNorm in the MLPs on SYNTHETIC click logs"
-    layernorm = True
+ClicksDlrmLayerNorm = variant(
+    "ClicksDlrmLayerNorm",
+    ClicksDlrm,
+    "clicks_dlrm_layernorm",
+    algoperf_name="criteo1tb_layernorm",
+    description="DLRM with LayerNorm in the MLPs on SYNTHETIC click logs",
+    doc="``clicks_dlrm`` with LayerNorm after every hidden linear layer of both MLPs (mirrors "
+    "``criteo1tb_layernorm``).",
+    layernorm=True,
+)

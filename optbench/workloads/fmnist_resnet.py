@@ -10,44 +10,14 @@ pays off over more epochs than a mini budget allows.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 
-from optbench.data import fashion_mnist
-from optbench.workloads.base import ClassificationWorkload
+from optbench.workloads.common.fashion_mnist import FashionMnistWorkload
+from optbench.workloads.variants import variant
 
-# size -> (train, validation, test examples, stage widths)
-_SIZES = {
-    "smoke": (5_000, 1_000, 1_000, (8, 16, 32)),
-    "mini": (55_000, 5_000, 10_000, (16, 32, 64)),
-}
-
-
-def load_images(
-    workload: ClassificationWorkload, n_train: int, n_validation: int, n_test: int
-) -> tuple[dict[str, tuple[torch.Tensor, torch.Tensor]], float, float]:
-    """Fashion-MNIST as standardised ``(N, 1, 28, 28)`` float32 images and int64 labels.
-
-    Returns the splits and the train mean and standard deviation (of pixels scaled to [0, 1]).
-    Sets ``workload.data_provenance``.
-    """
-    arrays, workload.data_provenance = fashion_mnist.load(
-        workload._data_dir, workload._cache_dir, workload._allow_download
-    )
-    train = torch.from_numpy(np.array(arrays["train_x"][:n_train], np.float32)).div_(255.0)
-    mean, std = train.mean().item(), train.std().item()
-
-    def prep(x: np.ndarray, y: np.ndarray, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images = torch.from_numpy(np.array(x[:n], np.float32)).div_(255.0).sub_(mean).div_(std)
-        return images.unsqueeze(1), torch.from_numpy(np.array(y[:n], np.int64))
-
-    splits = {
-        "train": prep(arrays["train_x"], arrays["train_y"], n_train),
-        "validation": prep(arrays["validation_x"], arrays["validation_y"], n_validation),
-        "test": prep(arrays["test_x"], arrays["test_y"], n_test),
-    }
-    return splits, mean, std
+# size -> stage widths
+_WIDTHS = {"smoke": (8, 16, 32), "mini": (16, 32, 64)}
 
 
 class BasicBlock(nn.Module):
@@ -97,34 +67,26 @@ class ResNet(nn.Module):
         return self.head(self.blocks(self.stem(x)).mean(dim=(2, 3)))
 
 
-class FashionMnistResNet(ClassificationWorkload):
+class FashionMnistResNet(FashionMnistWorkload):
     """ResNet-8 (16/32/64 channels; 8/16/32 at the smoke size) with BatchNorm and ReLU."""
 
     name = "fmnist_resnet"
     algoperf_name = "imagenet_resnet"
     description = "ResNet-8 (stride-2 stem, 16/32/64, BatchNorm, ReLU) on Fashion-MNIST"
-    data_source = "Fashion-MNIST (Debian dataset-fashion-mnist, MIT)"
     output_layer = "head"
+    eval_batch_size = 256
     activation: type[nn.Module] = nn.ReLU
 
-    def _load_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-        n_train, n_val, n_test, _ = _SIZES[self.size]
-        splits, self._mean, self._std = load_images(self, n_train, n_val, n_test)
-        return splits
-
-    @property
-    def eval_batch_size(self) -> int:
-        return 256
-
     def _build_model(self) -> nn.Module:
-        return ResNet(_SIZES[self.size][3], self.activation)
+        return ResNet(_WIDTHS[self.size], self.activation)
 
 
-class FashionMnistResNetSilu(FashionMnistResNet):
-    """``fmnist_resnet`` with SiLU activations (mirrors ``imagenet_resnet_silu``)."""
-
-    name = "fmnist_resnet_silu"
-    base_name = "fmnist_resnet"
-    algoperf_name = "imagenet_resnet_silu"
-    description = "ResNet-8 (stride-2 stem, 16/32/64, BatchNorm, SiLU) on Fashion-MNIST"
-    activation = nn.SiLU
+FashionMnistResNetSilu = variant(
+    "FashionMnistResNetSilu",
+    FashionMnistResNet,
+    "fmnist_resnet_silu",
+    algoperf_name="imagenet_resnet_silu",
+    description="ResNet-8 (stride-2 stem, 16/32/64, BatchNorm, SiLU) on Fashion-MNIST",
+    doc="``fmnist_resnet`` with SiLU activations (mirrors ``imagenet_resnet_silu``).",
+    activation=nn.SiLU,
+)

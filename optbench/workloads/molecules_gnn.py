@@ -21,7 +21,9 @@ from torch import nn
 
 from optbench import spec
 from optbench.data import molecules
-from optbench.workloads.base import SplitObjectWorkload, masked_loss
+from optbench.workloads.common.losses import sigmoid_cross_entropy
+from optbench.workloads.split_object import SplitObjectWorkload
+from optbench.workloads.variants import variant
 
 # size -> (train, validation, test molecules, hidden width, message-passing layers)
 _SIZES = {"smoke": (2_000, 500, 500, 32, 2), "mini": (20_000, 2_000, 2_000, 128, 4)}
@@ -155,27 +157,16 @@ class MoleculesGnn(SplitObjectWorkload):
     output_layer = "output"
     activation: type[nn.Module] = nn.ReLU
 
-    @property
-    def target_metric_name(self) -> str:
-        return "mean_average_precision"
-
-    @property
-    def loss_type(self) -> spec.LossType:
-        return spec.LossType.SIGMOID_CROSS_ENTROPY
+    target_metric_name = "mean_average_precision"
+    loss_type = spec.LossType.SIGMOID_CROSS_ENTROPY
+    eval_batch_size = 128
 
     # --- data ---------------------------------------------------------------------------------
-    def load_data(self) -> None:
+    def _load_splits(self) -> dict[str, _GraphSplit]:
         """Featurise (or read from the cache) the molecules of this size."""
-        if self._splits is None:
-            n_train, n_val, n_test = _SIZES[self.size][:3]
-            arrays, self.data_provenance = molecules.load(n_train, n_val, n_test, self._cache_dir)
-            self._splits = {
-                s: _GraphSplit(arrays, s, self.device) for s in ("train", "validation", "test")
-            }
-
-    @property
-    def eval_batch_size(self) -> int:
-        return 128
+        n_train, n_val, n_test = _SIZES[self.size][:3]
+        arrays, self.data_provenance = molecules.load(n_train, n_val, n_test, self._cache_dir)
+        return {s: _GraphSplit(arrays, s, self.device) for s in ("train", "validation", "test")}
 
     # --- model --------------------------------------------------------------------------------
     def _build_model(self) -> nn.Module:
@@ -186,19 +177,11 @@ class MoleculesGnn(SplitObjectWorkload):
         """Logits (B, 32) of a batch of graphs (the model needs the edges and graph ids too)."""
         return model(batch)
 
-    def loss_fn(
-        self,
-        label_batch: torch.Tensor,
-        logits_batch: torch.Tensor,
-        mask_batch: torch.Tensor | None = None,
-        label_smoothing: float = 0.0,
-    ) -> dict[str, torch.Tensor]:
-        """Sigmoid cross-entropy per (example, task), masked; AlgoPerf ogbg's return dict."""
-        labels = label_batch.float()
-        if label_smoothing:
-            labels = labels * (1.0 - label_smoothing) + 0.5 * label_smoothing
-        per_example = F.binary_cross_entropy_with_logits(logits_batch, labels, reduction="none")
-        return masked_loss(per_example, mask_batch)
+    def _per_example_loss(
+        self, labels: torch.Tensor, logits: torch.Tensor, label_smoothing: float
+    ) -> torch.Tensor:
+        """Sigmoid cross-entropy per (example, task) (AlgoPerf's ogbg; masked by ``weights``)."""
+        return sigmoid_cross_entropy(logits, labels, label_smoothing)
 
     # --- evaluation ---------------------------------------------------------------------------
     def _eval_split(
@@ -221,11 +204,13 @@ class MoleculesGnn(SplitObjectWorkload):
         }, len(y)
 
 
-class MoleculesGnnGelu(MoleculesGnn):
-    """Variant: GELU instead of ReLU in the node MLPs and the head (as AlgoPerf's ``ogbg_gelu``)."""
-
-    name = "molecules_gnn_gelu"
-    base_name = "molecules_gnn"
-    algoperf_name = "ogbg_gelu"
-    description = "molecules_gnn with GELU activations"
-    activation = nn.GELU
+MoleculesGnnGelu = variant(
+    "MoleculesGnnGelu",
+    MoleculesGnn,
+    "molecules_gnn_gelu",
+    algoperf_name="ogbg_gelu",
+    description="molecules_gnn with GELU activations",
+    doc="Variant: GELU instead of ReLU in the node MLPs and the head (as AlgoPerf's "
+    "``ogbg_gelu``).",
+    activation=nn.GELU,
+)

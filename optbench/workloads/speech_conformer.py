@@ -1,30 +1,36 @@
 """``speech_conformer``: a small Conformer with word-level CTC on synthesised speech, the analogue
-of AlgoPerf's ``librispeech_conformer`` (same data, batches, loss and WER as ``speech_lstm``).
+of AlgoPerf's ``librispeech_conformer`` (data, batches, loss and WER:
+:mod:`optbench.workloads.common.speech_ctc`).
 """
 
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from optbench import spec
-from optbench.workloads.speech_lstm import (
-    NUM_CLASSES,
-    ConvSubsampling,
-    SpecAugment,
-    SpeechCtcWorkload,
-    init_ctc_head,
-)
+from optbench.workloads.common import speech_layers
+from optbench.workloads.common.speech_ctc import SpeechCtcWorkload
+from optbench.workloads.variants import variant
 
 # size -> (model dim, heads, blocks, depthwise kernel, conv front-end channels)
 _SIZES = {"smoke": (48, 2, 1, 7, 8), "mini": (144, 4, 4, 15, 32)}
 
 
 class SelfAttention(nn.Module):
-    """Multi-head self-attention over unpadded frames; logits are divided by ``temperature``."""
+    """Multi-head self-attention over unpadded frames; logits are divided by ``temperature``.
+    The fused query-key-value and the output projections carry AlgoPerf's attention types."""
+
+    parameter_types: ClassVar[dict[str, spec.ParameterType]] = {
+        "qkv.weight": spec.ParameterType.ATTENTION_QKV,
+        "qkv.bias": spec.ParameterType.ATTENTION_BIAS,
+        "out.weight": spec.ParameterType.ATTENTION_OUT,
+        "out.bias": spec.ParameterType.ATTENTION_BIAS,
+    }
 
     def __init__(self, dim: int, heads: int, temperature: float) -> None:
         super().__init__()
@@ -110,7 +116,7 @@ def sinusoids(length: int, dim: int) -> torch.Tensor:
 
 class Conformer(nn.Module):
     """SpecAugment, conv x4 subsampling, sinusoidal positions, Conformer blocks, CTC head started
-    at the label prior (:func:`~optbench.workloads.speech_lstm.init_ctc_head`)."""
+    at the label prior (:func:`~optbench.workloads.common.speech_layers.ctc_head`)."""
 
     def __init__(
         self,
@@ -125,18 +131,17 @@ class Conformer(nn.Module):
     ) -> None:
         super().__init__()
         self.dim = dim
-        self.specaug = SpecAugment()
-        self.frontend = ConvSubsampling(channels, dim, nn.ReLU)
+        self.specaug = speech_layers.SpecAugment()
+        self.frontend = speech_layers.ConvSubsampling(channels, dim, nn.ReLU)
         self.input_dropout = nn.Dropout(0.0)
         self.blocks = nn.ModuleList(
             ConformerBlock(dim, heads, kernel, temperature) for _ in range(blocks)
         )
-        self.output = nn.Linear(dim, NUM_CLASSES)
-        init_ctc_head(self.output, blank_logit)
+        self.output = speech_layers.ctc_head(dim, blank_logit)
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         h = self.frontend(self.specaug(x, lengths))
-        out_lengths = torch.div(lengths + 3, 4, rounding_mode="floor").clamp(1, h.shape[1])
+        out_lengths = speech_layers.subsampled_lengths(lengths, h.shape[1])
         keep = torch.arange(h.shape[1], device=h.device)[None, :] < out_lengths[:, None]
         h = self.input_dropout(h + sinusoids(h.shape[1], self.dim).to(h.device))
         for block in self.blocks:
@@ -159,32 +164,14 @@ class SpeechConformer(SpeechCtcWorkload):
             blank_logit=self.blank_logit,
         )
 
-    @property
-    def model_params_types(self) -> dict[str, spec.ParameterType]:
-        """Base types, with the attention projections typed as AlgoPerf does."""
-        types = super().model_params_types
-        for key in types:
-            if ".attn.qkv." in key:
-                types[key] = (
-                    spec.ParameterType.ATTENTION_BIAS
-                    if key.endswith("bias")
-                    else spec.ParameterType.ATTENTION_QKV
-                )
-            elif ".attn.out." in key:
-                types[key] = (
-                    spec.ParameterType.ATTENTION_BIAS
-                    if key.endswith("bias")
-                    else spec.ParameterType.ATTENTION_OUT
-                )
-        return types
 
-
-class SpeechConformerAttentionTemperature(SpeechConformer):
-    """Variant: attention logits divided by 1.6 (as AlgoPerf's
-    ``librispeech_conformer_attention_temperature``)."""
-
-    name = "speech_conformer_attention_temperature"
-    base_name = "speech_conformer"
-    algoperf_name = "librispeech_conformer_attention_temperature"
-    description = "speech_conformer with attention temperature 1.6"
-    attention_temperature = 1.6
+SpeechConformerAttentionTemperature = variant(
+    "SpeechConformerAttentionTemperature",
+    SpeechConformer,
+    "speech_conformer_attention_temperature",
+    algoperf_name="librispeech_conformer_attention_temperature",
+    description="speech_conformer with attention temperature 1.6",
+    doc="Variant: attention logits divided by 1.6 (as AlgoPerf's "
+    "``librispeech_conformer_attention_temperature``).",
+    attention_temperature=1.6,
+)

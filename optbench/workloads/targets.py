@@ -17,6 +17,8 @@ from typing import Any
 
 from optbench.errors import UserError
 
+SIZES = ("smoke", "mini")  # every workload has targets at each size
+
 # AlgoPerf: "variants keep the base budget"; so do their step hint, eval period and calibration.
 BASE_BUDGET_FIELDS = (
     "max_allowed_runtime_sec",
