@@ -252,5 +252,6 @@ class RayExecutor:
             self.ray.wait(refs, num_returns=len(refs), timeout=INTERRUPT_WAIT_SEC)
 
     def close(self) -> None:
-        """Disconnect from the cluster (the cluster keeps running)."""
+        """Disconnect from the cluster (one it started, ``local``, ends; any other keeps
+        running)."""
         self.ray.shutdown()
