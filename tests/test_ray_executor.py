@@ -167,6 +167,7 @@ def _mark(tmp: Path, tag: int, attempt: int, which: int = 0) -> int | None:
     return int(pids[which]) if len(pids) == 2 else None
 
 
+@pytest.mark.slow
 def test_lost_workers_are_retried_once_and_an_interrupted_study_resumes(cluster, tmp_path):
     address, env = cluster
     (tmp_path / "marks").mkdir()
