@@ -179,14 +179,19 @@ def _default_entry(entry: dict[str, Any]) -> dict[str, Any]:
 @cache
 def _default_data() -> str:
     from optbench.workloads import WORKLOADS
-    from optbench.workloads.targets import targets_table
+    from optbench.workloads.targets import SCALED_SIZES, targets_table
 
     workloads: dict[str, dict[str, Any]] = {}
     for name, cls in WORKLOADS.items():
         if cls.base_name is not None:  # a variant has its base's budget
             continue
         table = targets_table(name)
-        sizes = {s: _default_entry(e) for s, e in table.items() if "max_allowed_runtime_sec" in e}
+        # AlgoPerf's own workloads (size full) carry AlgoPerf's 8x V100 budgets: no slot's.
+        sizes = {
+            s: _default_entry(e)
+            for s, e in table.items()
+            if "max_allowed_runtime_sec" in e and s in SCALED_SIZES
+        }
         if sizes:
             workloads[name] = sizes
     data = {

@@ -11,14 +11,14 @@ import pytest
 from optbench import batch_rule, search_space
 from optbench.runner import run_trial
 from optbench.submission import load_submission
-from optbench.workloads import WORKLOADS, get_workload
+from optbench.workloads import get_workload, workloads_at
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "algoperf_submissions"
 pytestmark = pytest.mark.skipif(
     not SHARED.is_dir(), reason=f"{SHARED} not found (shared/ beside the repository)"
 )
 RUNNABLE = ("nadamw_baseline", "schedule_free_adamw", "cyclic_lr", "lawa_queue")
-SMOKE_SUITE = sorted(n for n in WORKLOADS if n != "fmnist_mlp")
+SMOKE_SUITE = sorted(n for n in workloads_at("smoke") if n != "fmnist_mlp")
 
 
 @pytest.fixture(scope="module")

@@ -97,9 +97,7 @@ def test_batch_sizes_for_algoperf_names_apply_unscaled(name):
     expected = 32 if name.startswith("fastmri") else 262_144
     assert choice.used == choice.answer == expected and choice.scale == 1.0
     assert asked[0] == name  # the variant's own name first, then its base's
-    base = workload.base_name or name
-    if base not in DEFAULT_BATCH_SIZES:
-        pytest.xfail(f"DEFAULT_BATCH_SIZES has no {base!r} entry yet (needed by algoperf_scale)")
+    assert (workload.base_name or name) in DEFAULT_BATCH_SIZES  # optbench's baselines run here
     assert batch_rule.algoperf_scale(workload, workload.algoperf_name) == 1.0
 
 

@@ -290,12 +290,12 @@ def test_shakespeare_missing_source_is_a_one_line_error(tmp_path, monkeypatch):
 
 def test_variants_keep_their_base_budget():
     """AlgoPerf's rule: a variant has its own targets and its base workload's budget."""
-    from optbench.workloads.base import BASE_BUDGET_FIELDS, SIZES, settings_for, targets_table
+    from optbench.workloads.base import BASE_BUDGET_FIELDS, settings_for, targets_table
 
     variants = [(name, cls.base_name) for name, cls in WORKLOADS.items() if cls.base_name]
     assert len(variants) >= 8
     for name, base in variants:
-        for size in SIZES:
+        for size in WORKLOADS[name].sizes:
             mine, theirs = settings_for(name, size), settings_for(base, size)
             for field in BASE_BUDGET_FIELDS:
                 assert getattr(mine, field) == getattr(theirs, field), (name, size, field)

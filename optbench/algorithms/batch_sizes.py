@@ -12,6 +12,11 @@ DEFAULT_BATCH_SIZES: dict[str, int] = {
     "fmnist_vit": 128,
     "clicks_dlrm": 2048,
     "shakespeare_lm": 32,
+    # AlgoPerf's own workloads (size full): AlgoPerf's NadamW baseline batches.
+    "imagenet_resnet": 1024,
+    "imagenet_vit": 1024,
+    "fastmri": 32,
+    "criteo1tb": 262_144,
 }
 
 

@@ -17,7 +17,7 @@ def register(subparsers: Any) -> None:
 
 def _main(args: argparse.Namespace) -> int:
     from optbench.algorithms import BASELINES
-    from optbench.workloads import SIZES, WORKLOADS
+    from optbench.workloads import WORKLOADS
     from optbench.workloads.base import settings_for
 
     print("Workloads (target on validation; budget = submission-time limit):")
@@ -25,7 +25,7 @@ def _main(args: argparse.Namespace) -> int:
         variant = f" variant of {cls.base_name}," if cls.base_name else ""
         print(f"  {name:<24} mirrors {cls.algoperf_name},{variant} {cls.description}")
         print(f"  {'':<24} data: {cls.data_source}")
-        for size in SIZES:
+        for size in cls.sizes:
             s = settings_for(name, size)
             print(
                 f"  {'':<24} {size:<5}: target {s.validation_target_value} "

@@ -48,7 +48,21 @@ def _discover() -> dict[str, type[TorchWorkload]]:
 WORKLOADS: dict[str, type[TorchWorkload]] = _discover()
 DEFAULT_SUITE: tuple[str, ...] = tuple(n for n in SUITE_ORDER if n in WORKLOADS) or ("fmnist_mlp",)
 
-__all__ = ["DEFAULT_SUITE", "SIZES", "WORKLOADS", "TorchWorkload", "get_workload", "workload_class"]
+__all__ = [
+    "DEFAULT_SUITE",
+    "SIZES",
+    "WORKLOADS",
+    "TorchWorkload",
+    "get_workload",
+    "workload_class",
+    "workloads_at",
+]
+
+
+def workloads_at(size: str) -> tuple[str, ...]:
+    """The registered workloads that have ``size`` (smoke and mini: optbench's scaled
+    workloads; full: AlgoPerf's own)."""
+    return tuple(name for name, cls in WORKLOADS.items() if size in cls.sizes)
 
 
 def workload_class(name: str) -> type[TorchWorkload]:

@@ -31,6 +31,7 @@ from optbench.workloads.input_queue import batch_indices
 from optbench.workloads.param_types import parameter_types
 from optbench.workloads.targets import (
     BASE_BUDGET_FIELDS,
+    SCALED_SIZES,
     SIZES,
     Settings,
     settings_for,
@@ -62,6 +63,8 @@ def _setting_property(field: str) -> property:
 class TorchWorkload(spec.Workload):
     """Base of optbench's PyTorch workloads (see the module docstring)."""
 
+    sizes: ClassVar[tuple[str, ...]] = SCALED_SIZES  # AlgoPerf's own workloads: ("full",)
+
     name: ClassVar[str]
     algoperf_name: ClassVar[str]  # the AlgoPerf workload this one mirrors (for get_batch_size)
     base_name: ClassVar[str | None] = None  # for a variant: the workload it varies
@@ -86,8 +89,9 @@ class TorchWorkload(spec.Workload):
         device: str | torch.device = "cpu",
         settings: Settings | None = None,
     ) -> None:
-        if size not in SIZES:
-            raise UserError(f"unknown size {size!r}; choose one of {', '.join(SIZES)}")
+        if size not in self.sizes:
+            sizes = ", ".join(self.sizes)
+            raise UserError(f"workload {self.name!r} has no size {size!r}; choose one of {sizes}")
         self.size = size
         self.device = torch.device(device)
         self._data_dir = Path(data_dir) if data_dir is not None else None

@@ -17,7 +17,10 @@ from typing import Any
 
 from optbench.errors import UserError
 
-SIZES = ("smoke", "mini")  # every workload has targets at each size
+# smoke and mini: optbench's scaled workloads (each has targets at both); full: AlgoPerf's own
+# workloads at AlgoPerf's sizes (their only size). A workload class lists its own in ``sizes``.
+SIZES = ("smoke", "mini", "full")
+SCALED_SIZES = ("smoke", "mini")
 
 # AlgoPerf: "variants keep the base budget"; so do their step hint, eval period and calibration.
 BASE_BUDGET_FIELDS = (
