@@ -227,7 +227,9 @@ def test_run_ends_with_a_summary_and_a_report(tmp_path, capsys):
     header, row = out[start + 1].split(), out[start + 2].split()
     assert header[:3] == ["workload", "result", "time"]
     assert row[:5] == ["fmnist_mlp", "not", "reached", "-", "(5)"]
-    assert " ".join(row[5:]) == "no reference"  # the smoke size has no target-setting record
+    # the smoke size has no target-setting record (the flags column between may hold the
+    # speed probe's count on a busy machine)
+    assert row[-2:] == ["no", "reference"] and len(row) in (7, 8)
     assert out[-1] == f"report: {exp / 'report.html'}"
     assert "<h2>Leaderboard</h2>" in (exp / "report.html").read_text()
 
