@@ -78,7 +78,7 @@ def test_targets_and_budgets_are_algoperfs():
     assert not get_workload("criteo1tb", "full").has_reached_validation_target(
         {"validation/loss": 0.124}
     )
-    with pytest.raises(UserError, match="one size, 'full'"):
+    with pytest.raises(UserError, match="'fastmri' has no size 'mini'; choose one of full"):
         get_workload("fastmri", "mini")
 
 

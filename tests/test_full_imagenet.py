@@ -164,7 +164,7 @@ def test_targets_budgets_and_sizes_are_algoperfs():
         BY_NAME["imagenet_resnet"]().eval_period_time_sec,
         vit.ImageNetViT().eval_period_time_sec,
     ) == (510, 420)
-    assert "only the size full" in _error(resnet.ImageNetResNet, "mini")
+    assert "has no size 'mini'; choose one of full" in _error(resnet.ImageNetResNet, "mini")
 
 
 @pytest.mark.parametrize("name", sorted(PARAMS))

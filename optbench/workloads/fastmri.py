@@ -27,11 +27,9 @@ from torch import nn
 
 from optbench import prng, spec
 from optbench.data import fastmri as data
-from optbench.errors import UserError
 from optbench.models.unet import UNet
-from optbench.workloads.base import SIZES, TorchWorkload
+from optbench.workloads.base import TorchWorkload
 from optbench.workloads.input_queue import batch_indices
-from optbench.workloads.targets import settings_for
 from optbench.workloads.variants import variant
 
 FULL = "full"
@@ -96,16 +94,7 @@ class FastMri(TorchWorkload):
     output_layer = "up_conv.3.1"
 
     def __init__(self, size: str = FULL, *, test_width: int | None = None, **kwargs: Any) -> None:
-        if size != FULL:
-            raise UserError(
-                f"workload {self.name!r} has one size, {FULL!r} (AlgoPerf's data and model): "
-                f"--size {FULL}"
-            )
-        kwargs.setdefault("settings", settings_for(self.name, FULL))
-        # The base class knows the sizes of targets.SIZES; until that lists 'full', it checks
-        # another one and this class sets its own.
-        super().__init__(FULL if FULL in SIZES else SIZES[0], **kwargs)
-        self.size = FULL
+        super().__init__(size, **kwargs)  # a one-line error for any size but full
         self.test_width = test_width
 
     # --- data ---------------------------------------------------------------------------------

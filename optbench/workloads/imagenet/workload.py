@@ -41,10 +41,9 @@ import torch.nn.functional as F
 
 from optbench import prng, spec
 from optbench.data import imagenet
-from optbench.errors import UserError
-from optbench.workloads.base import SIZES, TorchWorkload
+from optbench.workloads.base import TorchWorkload
 from optbench.workloads.input_queue import batch_indices
-from optbench.workloads.targets import Settings, settings_for
+from optbench.workloads.targets import Settings
 
 FULL = "full"
 MIXUP_ALPHA = 0.2
@@ -79,23 +78,14 @@ class ImageNetWorkload(TorchWorkload):
         settings: Settings | None = None,
         reduced: bool = False,
     ) -> None:
-        if size not in self.sizes:
-            raise UserError(
-                f"workload {self.name!r} has only the size {' or '.join(self.sizes)} "
-                f"(AlgoPerf's ImageNet), not {size!r}"
-            )
-        settings = settings or settings_for(self.name, size)
-        # The base class checks its own size list; the size is set right after.
-        base_size = size if size in SIZES else SIZES[-1]
-        super().__init__(
-            base_size,
+        super().__init__(  # a one-line error for any size but full
+            size,
             data_dir=data_dir,
             cache_dir=cache_dir,
             allow_download=allow_download,
             device=device,
             settings=settings,
         )
-        self.size = size
         self.reduced = reduced
 
     # --- data ---------------------------------------------------------------------------------
