@@ -152,6 +152,12 @@ class TorchWorkload(spec.Workload):
         global_batch_size: int = 128,
         **kwargs: Any,
     ) -> Iterator[Any]:
+        """AlgoPerf's input-pipeline entry point: :meth:`_queue`'s batches."""
+        return self._queue(data_rng, split, global_batch_size)
+
+    def _queue(
+        self, data_rng: spec.RandomState, split: str, global_batch_size: int
+    ) -> Iterator[Any]:
         """Shuffled batches of ``split`` forever, reshuffled each epoch (partial batch dropped);
         training batches pass through :meth:`_augment_train`."""
         indices = batch_indices(data_rng, self._split_size(split), global_batch_size, split)

@@ -113,13 +113,8 @@ class Criteo1tb(TorchWorkload):
                 "targets": torch.from_numpy(targets).to(self.device),
             }
 
-    def _build_input_queue(
-        self,
-        data_rng: spec.RandomState,
-        split: str,
-        data_dir: str | None = None,
-        global_batch_size: int = 262_144,
-        **kwargs: Any,
+    def _queue(
+        self, data_rng: spec.RandomState, split: str, global_batch_size: int
     ) -> Iterator[dict[str, torch.Tensor]]:
         """Training: epochs over the training files in a fresh random order (from ``data_rng``),
         whole batches only. Other splits: their batches in order, repeated."""

@@ -125,13 +125,8 @@ class FastMri(TorchWorkload):
         rounded = math.ceil(self.num_validation_examples / self.eval_batch_size)
         return min(rounded * self.eval_batch_size, self.num_train_examples)
 
-    def _build_input_queue(
-        self,
-        data_rng: spec.RandomState,
-        split: str,
-        data_dir: str | None = None,
-        global_batch_size: int = 32,
-        **kwargs: Any,
+    def _queue(
+        self, data_rng: spec.RandomState, split: str, global_batch_size: int
     ) -> Iterator[dict[str, torch.Tensor]]:
         """Training batches: shuffled slices, reshuffled each epoch, each slice under its own
         mask (fixed per data seed and slice, as AlgoPerf). Other splits: in order, under the

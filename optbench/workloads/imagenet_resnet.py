@@ -15,6 +15,7 @@ from torch import nn
 
 from optbench.models.imagenet import ResNet, ResNetConfig
 from optbench.workloads.imagenet.workload import ImageNetWorkload
+from optbench.workloads.variants import variant
 
 
 class ImageNetResNet(ImageNetWorkload):
@@ -31,32 +32,35 @@ class ImageNetResNet(ImageNetWorkload):
         return ResNet(self.config.reduced() if self.reduced else self.config)
 
 
-class ImageNetResNetSilu(ImageNetResNet):
-    """``imagenet_resnet`` with SiLU activations (AlgoPerf's ``imagenet_resnet_silu``)."""
-
-    name = "imagenet_resnet_silu"
-    algoperf_name = "imagenet_resnet_silu"
-    base_name = "imagenet_resnet"
-    description = "ResNet-50 (BatchNorm, SiLU) on ImageNet, AlgoPerf's imagenet_resnet_silu"
-    config = ResNetConfig(activation="silu")
-
-
-class ImageNetResNetGelu(ImageNetResNet):
-    """``imagenet_resnet`` with GELU activations (AlgoPerf's ``imagenet_resnet_gelu``)."""
-
-    name = "imagenet_resnet_gelu"
-    algoperf_name = "imagenet_resnet_gelu"
-    base_name = "imagenet_resnet"
-    description = "ResNet-50 (BatchNorm, GELU) on ImageNet, AlgoPerf's imagenet_resnet_gelu"
-    config = ResNetConfig(activation="gelu")
+ImageNetResNetSilu = variant(
+    "ImageNetResNetSilu",
+    ImageNetResNet,
+    "imagenet_resnet_silu",
+    algoperf_name="imagenet_resnet_silu",
+    description="ResNet-50 (BatchNorm, SiLU) on ImageNet, AlgoPerf's imagenet_resnet_silu",
+    doc="``imagenet_resnet`` with SiLU activations (AlgoPerf's ``imagenet_resnet_silu``).",
+    config=ResNetConfig(activation="silu"),
+)
 
 
-class ImageNetResNetLargeBnInit(ImageNetResNet):
-    """``imagenet_resnet`` whose last BatchNorm of each bottleneck starts at scale 8 instead of
-    0 (AlgoPerf's ``imagenet_resnet_large_bn_init``)."""
+ImageNetResNetGelu = variant(
+    "ImageNetResNetGelu",
+    ImageNetResNet,
+    "imagenet_resnet_gelu",
+    algoperf_name="imagenet_resnet_gelu",
+    description="ResNet-50 (BatchNorm, GELU) on ImageNet, AlgoPerf's imagenet_resnet_gelu",
+    doc="``imagenet_resnet`` with GELU activations (AlgoPerf's ``imagenet_resnet_gelu``).",
+    config=ResNetConfig(activation="gelu"),
+)
 
-    name = "imagenet_resnet_large_bn_init"
-    algoperf_name = "imagenet_resnet_large_bn_init"
-    base_name = "imagenet_resnet"
-    description = "ResNet-50 (residual BatchNorm scale 8 at init) on ImageNet, AlgoPerf's variant"
-    config = ResNetConfig(bn_init_scale=8.0)
+
+ImageNetResNetLargeBnInit = variant(
+    "ImageNetResNetLargeBnInit",
+    ImageNetResNet,
+    "imagenet_resnet_large_bn_init",
+    algoperf_name="imagenet_resnet_large_bn_init",
+    description="ResNet-50 (residual BatchNorm scale 8 at init) on ImageNet, AlgoPerf's variant",
+    doc="``imagenet_resnet`` whose last BatchNorm of each bottleneck starts at scale 8 instead "
+    "of 0 (AlgoPerf's ``imagenet_resnet_large_bn_init``).",
+    config=ResNetConfig(bn_init_scale=8.0),
+)

@@ -16,6 +16,7 @@ from torch import nn
 
 from optbench.models.imagenet import ViT, ViTConfig
 from optbench.workloads.imagenet.workload import ImageNetWorkload
+from optbench.workloads.variants import variant
 
 
 class ImageNetViT(ImageNetWorkload):
@@ -33,32 +34,35 @@ class ImageNetViT(ImageNetWorkload):
         return ViT(self.config.reduced() if self.reduced else self.config)
 
 
-class ImageNetViTGlu(ImageNetViT):
-    """``imagenet_vit`` with a GLU gate in every MLP (AlgoPerf's ``imagenet_vit_glu``)."""
-
-    name = "imagenet_vit_glu"
-    algoperf_name = "imagenet_vit_glu"
-    base_name = "imagenet_vit"
-    description = "ViT-S/16 with GLU MLPs on ImageNet, AlgoPerf's imagenet_vit_glu"
-    config = ViTConfig(use_glu=True)
-
-
-class ImageNetViTPostLn(ImageNetViT):
-    """``imagenet_vit`` with LayerNorm after each residual sum (AlgoPerf's
-    ``imagenet_vit_post_ln``)."""
-
-    name = "imagenet_vit_post_ln"
-    algoperf_name = "imagenet_vit_post_ln"
-    base_name = "imagenet_vit"
-    description = "ViT-S/16 (post-LN) on ImageNet, AlgoPerf's imagenet_vit_post_ln"
-    config = ViTConfig(use_post_layer_norm=True)
+ImageNetViTGlu = variant(
+    "ImageNetViTGlu",
+    ImageNetViT,
+    "imagenet_vit_glu",
+    algoperf_name="imagenet_vit_glu",
+    description="ViT-S/16 with GLU MLPs on ImageNet, AlgoPerf's imagenet_vit_glu",
+    doc="``imagenet_vit`` with a GLU gate in every MLP (AlgoPerf's ``imagenet_vit_glu``).",
+    config=ViTConfig(use_glu=True),
+)
 
 
-class ImageNetViTMap(ImageNetViT):
-    """``imagenet_vit`` pooling by multihead attention (AlgoPerf's ``imagenet_vit_map``)."""
+ImageNetViTPostLn = variant(
+    "ImageNetViTPostLn",
+    ImageNetViT,
+    "imagenet_vit_post_ln",
+    algoperf_name="imagenet_vit_post_ln",
+    description="ViT-S/16 (post-LN) on ImageNet, AlgoPerf's imagenet_vit_post_ln",
+    doc="``imagenet_vit`` with LayerNorm after each residual sum (AlgoPerf's "
+    "``imagenet_vit_post_ln``).",
+    config=ViTConfig(use_post_layer_norm=True),
+)
 
-    name = "imagenet_vit_map"
-    algoperf_name = "imagenet_vit_map"
-    base_name = "imagenet_vit"
-    description = "ViT-S/16 with attention pooling (MAP) on ImageNet, AlgoPerf's imagenet_vit_map"
-    config = ViTConfig(use_map=True)
+
+ImageNetViTMap = variant(
+    "ImageNetViTMap",
+    ImageNetViT,
+    "imagenet_vit_map",
+    algoperf_name="imagenet_vit_map",
+    description="ViT-S/16 with attention pooling (MAP) on ImageNet, AlgoPerf's imagenet_vit_map",
+    doc="``imagenet_vit`` pooling by multihead attention (AlgoPerf's ``imagenet_vit_map``).",
+    config=ViTConfig(use_map=True),
+)

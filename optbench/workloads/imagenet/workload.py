@@ -167,13 +167,8 @@ class ImageNetWorkload(TorchWorkload):
         dtype = torch.float32 if split == "test" else torch.uint8
         return imagenet.BatchJob(len(ids), example, dtype)
 
-    def _build_input_queue(
-        self,
-        data_rng: spec.RandomState,
-        split: str,
-        data_dir: str | None = None,
-        global_batch_size: int = 128,
-        **kwargs: Any,
+    def _queue(
+        self, data_rng: spec.RandomState, split: str, global_batch_size: int
     ) -> Iterator[dict[str, torch.Tensor]]:
         """Training batches, forever (see the module docstring); another split's batches in
         order with its eval preprocessing, repeated forever."""
