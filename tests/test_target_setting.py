@@ -57,8 +57,8 @@ def test_targets_follow_from_the_recorded_reruns(tmp_path):
     assert completed >= 2
     picked = record["picked"]
     assert picked["best_validation"] == max(s["best_validation"] for s in record["search"])
-    assert entry["validation_target_value"] == round(
-        statistics.median(record["rerun_best_validation"]), 6
+    assert entry["validation_target_value"] == target_setting.round_target(
+        statistics.median(record["rerun_best_validation"]), higher=True
     )
     assert entry["step_hint"] == 60
     reached = [s for s in record["rerun_steps_to_target"] if s is not None]
@@ -119,8 +119,8 @@ def test_a_variant_gets_targets_and_keeps_its_base_budget(tmp_path: Path):
     assert not set(BASE_BUDGET_FIELDS) & set(entry)
     assert "calibration_seconds_per_step" not in entry
     assert entry["target_setting"]["steps"] == base.step_hint
-    assert entry["validation_target_value"] == round(
-        entry["target_setting"]["rerun_best_validation"][0], 6
+    assert entry["validation_target_value"] == target_setting.round_target(
+        entry["target_setting"]["rerun_best_validation"][0], higher=True
     )
     assert "molecules_gnn's" in entry["source"]
     with pytest.raises(UserError, match="leave out --steps"):
@@ -212,3 +212,20 @@ def test_repeating_the_reruns_gives_the_committed_targets_and_gap(tmp_path: Path
     assert again["train_gap"] == entry["train_gap"]
     assert again["validation_target_value"] == entry["validation_target_value"]
     assert len(list((tmp_path / "again" / "reruns").rglob("eval_measurements.csv"))) == 2
+
+
+def test_targets_round_towards_the_easier_side():
+    """The re-run at the median still reaches its rounded target: 32 word errors in 1,531
+    (WER 0.0209014) meet 0.020902, not 0.020901; values with at most 6 decimals stay as they are."""
+    round_target = target_setting.round_target
+    wer = 32 / 1531
+    assert round_target(wer, higher=False) == 0.020902 and wer <= 0.020902
+    assert round_target(0.4817191101, higher=False) == 0.48172
+    assert round_target(2.3683428764, higher=False) == 2.368343
+    assert round_target(0.8584999, higher=True) == 0.858499
+    assert round_target(0.7484619503, higher=True) == 0.748461
+    assert round_target(0.9012, higher=True) == 0.9012
+    assert round_target(0.0735, higher=False) == 0.0735
+    assert target_setting.same_targets({"v": 0.48172}, {"v": 0.481719})
+    assert not target_setting.same_targets({"v": 2.368347}, {"v": 2.368343})
+    assert not target_setting.same_targets({"v": 0.9}, {"v": None})
