@@ -8,7 +8,7 @@ evaluates. Both record steps / submission time; the ratio supervised / unsupervi
 is the supervision's cost on the timed work (the goal: at least 0.98 everywhere). Usage:
 
     python benchmarks/runner_overhead.py [--workloads fmnist_mlp speech_lstm ...] [--size mini]
-        [--seconds 20] [--repeats 3]
+        [--seconds 20] [--repeats 3] [--device cpu]
 """
 
 from __future__ import annotations
@@ -36,13 +36,13 @@ def trial_speed(workload, source, supervised: bool, steps: int) -> float:
     return result.global_step / result.submission_time
 
 
-def measure(name: str, size: str, seconds: float, repeats: int) -> dict[str, float]:
+def measure(name: str, size: str, seconds: float, repeats: int, device: str) -> dict[str, float]:
     """Median steps/s of each mode, interleaved ``repeats`` times."""
-    workload = get_workload(name, size)
+    workload = get_workload(name, size, device=device)
     workload.load_data()
     source = describe("nadamw")
-    probe = trial_speed(workload, source, False, 5)
-    steps = max(20, round(seconds * probe))
+    trial_speed(workload, source, False, 5)  # warm-up: the first steps in a process run slow
+    steps = max(20, round(seconds * trial_speed(workload, source, False, 50)))
     plain, supervised = [], []
     for _ in range(repeats):
         plain.append(trial_speed(workload, source, False, steps))
@@ -62,10 +62,11 @@ def main() -> None:
     parser.add_argument("--size", default="mini")
     parser.add_argument("--seconds", type=float, default=20.0, help="per trial, roughly")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
     print(f"{'workload':<18} {'steps':>6} {'unsup. steps/s':>15} {'sup. steps/s':>13} {'ratio':>6}")
     for name in args.workloads:
-        m = measure(name, args.size, args.seconds, args.repeats)
+        m = measure(name, args.size, args.seconds, args.repeats, args.device)
         ratio = m["supervised"] / m["unsupervised"]
         runs = " ".join(
             f"{a:.1f}/{b:.1f}"

@@ -56,23 +56,29 @@ def init(device: torch.device) -> None:
         dist.init_process_group(backend, init_method="env://")
 
 
+def _part(value: Any, index: int, count: int) -> Any:
+    """Rank ``index``'s contiguous part of a tensor (first dimension), of each tensor of a tuple
+    or list (the speech workloads' ``(values, paddings)`` pairs), or ``value`` itself."""
+    if isinstance(value, tuple | list):
+        return type(value)(_part(v, index, count) for v in value)
+    if isinstance(value, torch.Tensor) and value.dim() > 0:
+        size = value.shape[0]
+        if size % count:
+            raise UserError(f"a global batch of {size} does not split into {count} ranks")
+        step = size // count
+        return value[index * step : (index + 1) * step]
+    return value
+
+
 def shard(batch: Any, index: int, count: int) -> Any:
-    """Rank ``index``'s contiguous part of every tensor of a global batch (a dict of tensors)."""
+    """Rank ``index``'s contiguous part of every tensor of a global batch (a dict of tensors, or
+    of tuples of tensors)."""
     if not isinstance(batch, dict):
         raise UserError(
             "data-parallel trials need batches that are dicts of tensors; this workload's are "
             f"{type(batch).__name__}"
         )
-    parts = {}
-    for key, value in batch.items():
-        if isinstance(value, torch.Tensor) and value.dim() > 0:
-            size = value.shape[0]
-            if size % count:
-                raise UserError(f"a global batch of {size} does not split into {count} ranks")
-            step = size // count
-            value = value[index * step : (index + 1) * step]
-        parts[key] = value
-    return parts
+    return {key: _part(value, index, count) for key, value in batch.items()}
 
 
 class ShardedQueue:

@@ -90,25 +90,38 @@ class WorkloadView:
         return f"WorkloadView({self._get('name')!r})"
 
 
-def speed_probe(seconds: float = 0.3, size: int = 512, rounds: int = 3) -> float:
-    """GFLOP/s of ``size x size`` float32 matmuls: the best of ``rounds`` rounds of
+def speed_probe(
+    seconds: float = 0.3, size: int | None = None, rounds: int = 3, device: Any = "cpu"
+) -> float:
+    """GFLOP/s of ``size x size`` float32 matmuls on ``device`` (the device the trial trains on:
+    a GPU slot's speed is its GPU's, not its CPU's): the best of ``rounds`` rounds of
     ``seconds / rounds`` each (the best round, because the first in a fresh process often runs
-    slow while caches and thread pools warm up)."""
+    slow while caches and thread pools warm up). ``size``: 512 on a CPU, 4096 on a GPU (a GPU
+    needs large products to be timed at its speed rather than at its launch overhead)."""
+    device = torch.device(device)
+    size = size or (512 if device.type == "cpu" else 4096)
     generator = torch.Generator().manual_seed(0)
-    a = torch.randn(size, size, generator=generator)
-    b = torch.randn(size, size, generator=generator)
+    a = torch.randn(size, size, generator=generator).to(device)
+    b = torch.randn(size, size, generator=generator).to(device)
     torch.mm(a, b)  # warm-up
     best = 0.0
     for _ in range(rounds):
+        _synchronize(device)
         count, start = 0, _perf_counter()
         while True:
             torch.mm(a, b)
             count += 1
+            _synchronize(device)
             elapsed = _perf_counter() - start
             if elapsed >= seconds / rounds:
                 break
         best = max(best, 2.0 * size**3 * count / elapsed / 1e9)
     return best
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def plausibility_flags(

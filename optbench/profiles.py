@@ -560,7 +560,7 @@ def calibrate(
     probes: list[float] = []
     with pinned(slot_index, threads):
         for k in range(repeats):
-            probes.append(integrity.speed_probe())
+            probes.append(integrity.speed_probe(device=device))
             for pick in picks:  # round-robin: a slow spell hits every workload alike
                 runs[pick.workload].append(timer(pick, size, steps, options))
                 if log is not None:

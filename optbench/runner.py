@@ -262,7 +262,9 @@ class Trial:
         config, workload = self.config, self.workload
         if hasattr(workload, "load_data"):
             workload.load_data()
-        self.speed_before = integrity.speed_probe() if config.probe_speed else None
+        self.speed_before = (
+            integrity.speed_probe(device=workload.device) if config.probe_speed else None
+        )
         torch.manual_seed(config.seed)
         self.rng, _, _, model_init_rng = prng.split(prng.key(config.seed), 4)
         dropout = getattr(config.hyperparameters, "dropout_rate", None)
@@ -282,6 +284,7 @@ class Trial:
             hyperparameters=self.config.hyperparameters,
             batch_size=self.config.batch_size,
             eval_counts=counts,
+            threads=torch.get_num_threads(),
         )
 
     def _check_initial_parameters(self, params: dict[str, torch.Tensor]) -> None:
@@ -544,7 +547,7 @@ class Trial:
         )
         speeds = None
         if self.speed_before is not None:
-            speeds = (self.speed_before, integrity.speed_probe())
+            speeds = (self.speed_before, integrity.speed_probe(device=self.workload.device))
             flags += integrity.speed_flags(speeds, props.get("calibration_gflops"))
         return flags, speeds
 

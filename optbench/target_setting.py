@@ -250,7 +250,18 @@ def _rerun_specs(
 
 
 def _run_reruns(specs: list[tuning.TrialSpec], executor: Any, progress: bool) -> list[list]:
+    """The re-runs' eval rows; a one-line error if one did not complete (a target from a broken
+    curve would be silently wrong)."""
     tuning.run_plan(specs, executor, progress=progress, capping=False)  # whole curves
+    for spec in specs:
+        result = Path(spec.trial_dir) / "result.json"
+        record = results.read_json(result) if result.exists() else {"status": "missing"}
+        if record.get("status") != "completed":
+            raise UserError(
+                f"re-run {spec.trial_dir} did not complete ({record.get('status')}: "
+                f"{str(record.get('failure'))[:200]}); remove that folder and run the same "
+                "command again (the completed re-runs are kept)"
+            )
     return [_rows(spec) for spec in specs]
 
 
@@ -385,7 +396,8 @@ def measure_train_gap(
     validation target, and under ``target_setting.train_gap_reruns`` the re-runs' results and
     whether their targets equal the committed ones (``matches_committed``); the committed
     targets themselves are kept. A hand-set entry (no recorded ``steps``) re-runs ``step_hint``
-    steps, evaluated ``evals`` times, and is compared with its ``procedure_*`` targets."""
+    steps, evaluated ``evals`` times, and is compared with its ``procedure_*`` targets. The
+    re-runs use the torch thread count recorded with the entry (see the comment below)."""
     options = dict(workload_options or {})
     entry = targets_table(name).get(size)
     record = (entry or {}).get("target_setting", {})
@@ -403,7 +415,15 @@ def measure_train_gap(
         hyperparameters=pick["hyperparameters"],
     )
     specs = _rerun_specs(template, name, list(record["rerun_seeds"]), experiment_dir)
-    rows = _run_reruns(specs, executor, progress)
+    # Float reductions depend on the thread count: the committed re-runs are repeated exactly only
+    # with the torch threads they ran with.
+    import torch
+
+    from optbench import profiles
+
+    threads = record.get("environment", {}).get("torch_threads")
+    with profiles.pinned(None, threads or torch.get_num_threads()):
+        rows = _run_reruns(specs, executor, progress)
     summary = rerun_summary(rows, metric, higher, target=entry["validation_target_value"])
     recomputed = rerun_summary(rows, metric, higher)
     prefix = "procedure_" if "steps" not in record else ""
@@ -481,7 +501,9 @@ def calibrate_budget(
     )
     return {
         "max_allowed_runtime_sec": budget_seconds(record["steps_needed"], per_step),
-        "calibration_gflops": round(integrity.speed_probe(), 1),
+        "calibration_gflops": round(
+            integrity.speed_probe(device=(workload_options or {}).get("device", "cpu")), 1
+        ),
         "calibration_seconds_per_step": round(per_step, 5),
     }
 

@@ -93,6 +93,9 @@ class Setup:
     batch_size: int | None
     eval_counts: dict[str, int] = field(default_factory=dict)  # the view's fixed counts
     train_only: bool = False  # drop the validation and test splits after loading the data
+    # The supervisor's torch threads: a thread count changes float reductions, so a worker with
+    # another count would train another trajectory than the same trial unsupervised.
+    threads: int | None = None
 
 
 @dataclass
@@ -127,6 +130,8 @@ class WorkerLoop:
         supervisor's copy) and call ``init_optimizer_state``; report what the supervisor checks."""
         setup = self.setup
         workload = setup.workload
+        if setup.threads is not None:
+            torch.set_num_threads(setup.threads)
         if hasattr(workload, "load_data"):
             workload.load_data()
         if setup.train_only:
@@ -143,6 +148,7 @@ class WorkerLoop:
         self.model, self.model_state = workload.init_model_fn(model_init_rng, dropout_rate=dropout)
         self.types = workload.model_params_types
         device = torch.device(getattr(workload, "device", "cpu"))
+        _warm_up(device)
         distributed.init(device)  # torchrun's ranks, if launched so
         environment.ensure_process_group()  # AlgoPerf initialises torch.distributed first
         if distributed.launched():
@@ -306,6 +312,16 @@ class WorkerLoop:
         self.queue = checkpoint.resumed_queue(self.queue, saved["batches_drawn"])
         checkpoint.set_rng_states(saved["rng_states"])
         return {"restored": True}
+
+
+def _warm_up(device: torch.device) -> None:
+    """Create the GPU's math-library handles before the clock runs, as the supervisor's own
+    set-up does in an unsupervised trial: else the worker's first timed step pays for them."""
+    if device.type == "cuda":
+        x = torch.ones(64, 64, device=device)
+        torch.nn.functional.conv2d(x.view(1, 1, 64, 64), x[:3, :3].reshape(1, 1, 3, 3))
+        torch.mm(x, x)
+        torch.cuda.synchronize(device)
 
 
 def _data_parallel(model: torch.nn.Module, device: torch.device) -> torch.nn.Module:

@@ -229,3 +229,52 @@ def test_targets_round_towards_the_easier_side():
     assert target_setting.same_targets({"v": 0.48172}, {"v": 0.481719})
     assert not target_setting.same_targets({"v": 2.368347}, {"v": 2.368343})
     assert not target_setting.same_targets({"v": 0.9}, {"v": None})
+
+
+def _committed_entry(tmp_path: Path, monkeypatch) -> dict:
+    entry = _procedure(tmp_path / "procedure", steps=40, evals=4, reruns=2)
+    monkeypatch.setattr(target_setting, "targets_table", lambda name: {"smoke": entry})
+    return entry
+
+
+def test_reruns_use_the_recorded_thread_count(tmp_path: Path, monkeypatch):
+    """Float reductions depend on the thread count, so the re-runs repeat the recorded one; the
+    caller's count is restored afterwards."""
+    import torch
+
+    entry = _committed_entry(tmp_path, monkeypatch)
+    entry["target_setting"]["environment"]["torch_threads"] = 1
+    seen, run_plan = [], target_setting.tuning.run_plan
+
+    def spy(specs, executor, **kwargs):
+        seen.append(torch.get_num_threads())
+        return run_plan(specs, executor, **kwargs)
+
+    monkeypatch.setattr(target_setting.tuning, "run_plan", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        target_setting.measure_train_gap(
+            "fmnist_mlp", "smoke", experiment_dir=tmp_path / "again", executor=InlineExecutor()
+        )
+        assert seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_a_failed_rerun_is_a_one_line_error_not_a_target(tmp_path: Path, monkeypatch):
+    """A re-run that did not complete would give a best value of -inf: refused, nothing set."""
+    _committed_entry(tmp_path, monkeypatch)
+
+    def crash(specs, executor, **kwargs):
+        for spec in specs:
+            Path(spec.trial_dir).mkdir(parents=True, exist_ok=True)
+            (Path(spec.trial_dir) / "result.json").write_text(
+                '{"status": "failed", "failure": "crashed: ConnectionResetError"}'
+            )
+
+    monkeypatch.setattr(target_setting.tuning, "run_plan", crash)
+    with pytest.raises(UserError, match=r"did not complete \(failed: crashed"):
+        target_setting.measure_train_gap(
+            "fmnist_mlp", "smoke", experiment_dir=tmp_path / "again", executor=InlineExecutor()
+        )

@@ -14,8 +14,11 @@ from optbench import prng, spec
 from optbench.runner import run_trial
 from optbench.submission import load_submission
 from optbench.workloads import get_workload
+from optbench.workloads.common.average_precision import (
+    average_precision,
+    mean_average_precision,
+)
 from optbench.workloads.common.ctc_metrics import edit_distance, greedy_decode, word_errors
-from optbench.workloads.molecules_gnn import average_precision, mean_average_precision
 from optbench.workloads.mri_unet import ssim
 
 BASES = {

@@ -17,6 +17,10 @@ DEFAULT_BATCH_SIZES: dict[str, int] = {
     "imagenet_vit": 1024,
     "fastmri": 32,
     "criteo1tb": 262_144,
+    "ogbg": 512,
+    "librispeech_conformer": 256,
+    "librispeech_deepspeech": 256,
+    "wmt": 128,
 }
 
 

@@ -40,6 +40,14 @@ def _init_top(module: nn.Linear) -> None:
     nn.init.normal_(module.bias, 0.0, math.sqrt(1.0 / module.out_features))
 
 
+def _init_mlps(bottom: nn.Module, top: nn.Module) -> None:
+    """AlgoPerf's initialisation of every linear layer of the bottom and the top MLP."""
+    for mlp, init in ((bottom, _init_bottom), (top, _init_top)):
+        for module in mlp.modules():
+            if isinstance(module, nn.Linear):
+                init(module)
+
+
 class _ChunkedEmbedding(nn.Module):
     """The shared embedding table as AlgoPerf's 4 row chunks (registered on the model itself,
     so the parameter names are ``embedding_chunk_<i>``): a mixin of the two DLRM models."""
@@ -106,12 +114,7 @@ class DlrmSmall(_ChunkedEmbedding):
             width = dim
         self.top_mlp = nn.Sequential(*layers)
         self.embed_ln = nn.LayerNorm(embed_dim, eps=1e-6) if use_layer_norm else None
-        for module in self.bot_mlp.modules():
-            if isinstance(module, nn.Linear):
-                _init_bottom(module)
-        for module in self.top_mlp.modules():
-            if isinstance(module, nn.Linear):
-                _init_top(module)
+        _init_mlps(self.bot_mlp, self.top_mlp)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dense, sparse = x[:, : self.num_dense_features], x[:, self.num_dense_features :]
@@ -166,12 +169,7 @@ class DlrmResNet(_ChunkedEmbedding):
             blocks.append(_Residual(nn.Sequential(*layers), 0 < i < last))
             width = dim
         self.top_mlp = nn.Sequential(*blocks)
-        for module in self.bot_mlp.modules():
-            if isinstance(module, nn.Linear):
-                _init_bottom(module)
-        for module in self.top_mlp.modules():
-            if isinstance(module, nn.Linear):
-                _init_top(module)
+        _init_mlps(self.bot_mlp, self.top_mlp)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         dense, sparse = x[:, : self.num_dense_features], x[:, self.num_dense_features :]

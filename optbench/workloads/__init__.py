@@ -15,7 +15,9 @@ from optbench.errors import UserError
 from optbench.workloads.base import TorchWorkload
 from optbench.workloads.targets import SIZES
 
-MACHINERY = frozenset({"base", "input_queue", "param_types", "split_object", "targets", "variants"})
+MACHINERY = frozenset(
+    {"base", "full_size", "input_queue", "param_types", "split_object", "targets", "variants"}
+)
 
 # The mini suite, mirroring AlgoPerf's eight scored workloads (fmnist_mlp, like AlgoPerf's
 # mnist, is a development workload outside it).

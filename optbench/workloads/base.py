@@ -215,6 +215,12 @@ class TorchWorkload(spec.Workload):
         """The unreduced loss of a batch (per example, or per token or task)."""
         raise NotImplementedError
 
+    def synthetic_batch(self, batch_size: int, seed: int = 0) -> dict[str, Any]:
+        """A training batch of random inputs and targets with the shapes and dtypes of real ones,
+        on this workload's device: what ``benchmarks/full_speed.py`` times steps on where the
+        data is not at hand. Only the full-size workloads define it."""
+        raise NotImplementedError(f"{self.name} has no synthetic batches")
+
     # --- model --------------------------------------------------------------------------------
     def init_model_fn(
         self,

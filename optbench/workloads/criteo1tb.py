@@ -34,27 +34,24 @@ from optbench.data import criteo as data
 from optbench.data.cache import default_cache_dir
 from optbench.errors import UserError
 from optbench.models.dlrm import DlrmResNet, DlrmSmall
-from optbench.workloads.base import TorchWorkload
 from optbench.workloads.common.losses import sigmoid_cross_entropy
+from optbench.workloads.full_size import FullSizeWorkload
 from optbench.workloads.variants import variant
 
-FULL = "full"
 TEST_VOCAB_SIZE = 32 * 128 * 16  # AlgoPerf's Criteo1TbDlrmSmallTestWorkload vocabulary
 EVAL_TRAIN_SEED = 0
 
 
-class Criteo1tb(TorchWorkload):
+class Criteo1tb(FullSizeWorkload):
     """AlgoPerf's ``criteo1tb`` at full size (see the module docstring)."""
 
     name = "criteo1tb"
     algoperf_name = "criteo1tb"
     description = "AlgoPerf's DLRM-small on Criteo 1TB click logs"
     data_source = "Criteo 1TB click logs (Criteo AI Lab), day files as AlgoPerf's setup leaves them"
-    sizes: ClassVar[tuple[str, ...]] = (FULL,)
     target_metric_name = "loss"
     loss_type = spec.LossType.SIGMOID_CROSS_ENTROPY
     eval_batch_size = 8192  # AlgoPerf's (PyTorch)
-    extra_properties: ClassVar[dict[str, str]] = {"test_width": "test_width"}
     vocab_size: ClassVar[int] = 32 * 128 * 1024  # 4,194,304
     mlp_bottom_dims: ClassVar[tuple[int, ...]] = (512, 256, 128)
     mlp_top_dims: ClassVar[tuple[int, ...]] = (1024, 1024, 512, 256, 1)
@@ -63,10 +60,6 @@ class Criteo1tb(TorchWorkload):
     use_resnet: ClassVar[bool] = False
     embedding_init_multiplier: ClassVar[float | None] = None
     output_layer = "top_mlp.9"
-
-    def __init__(self, size: str = FULL, *, test_width: int | None = None, **kwargs: Any) -> None:
-        super().__init__(size, **kwargs)  # a one-line error for any size but full
-        self.test_width = test_width
 
     # --- data ---------------------------------------------------------------------------------
     def _load_splits(self) -> dict[str, Any]:
@@ -87,19 +80,10 @@ class Criteo1tb(TorchWorkload):
         }
         return splits
 
-    def _to_device(self, split: Any) -> Any:
-        return split  # streamed batch by batch
-
     def _split_size(self, split: str) -> int:
         if split == "eval_train":
             return self.num_eval_train_examples
         return self._split(split)[1]
-
-    @property
-    def num_eval_train_examples(self) -> int:
-        """AlgoPerf's: the validation size rounded up to whole eval batches (at most train)."""
-        rounded = math.ceil(self.num_validation_examples / self.eval_batch_size)
-        return min(rounded * self.eval_batch_size, self.num_train_examples)
 
     def _files_in_order(self, seed: int, epoch: int) -> list[Path]:
         files = self._split("train")[0]
@@ -143,6 +127,18 @@ class Criteo1tb(TorchWorkload):
                 return
             yield {k: v[:left] for k, v in batch.items()}
             left -= len(batch["targets"])
+
+    def synthetic_batch(self, batch_size: int, seed: int = 0) -> dict[str, Any]:
+        """Random transformed counts, hashed ids within the model's vocabulary, and clicks."""
+        g = torch.Generator().manual_seed(seed)
+        vocab = TEST_VOCAB_SIZE if self.test_width else self.vocab_size
+        dense = torch.log1p(torch.randint(0, 1000, (batch_size, data.NUM_DENSE), generator=g))
+        ids = torch.randint(0, vocab, (batch_size, data.NUM_SPARSE), generator=g)
+        batch = {
+            "inputs": torch.cat([dense, ids.float()], dim=1),
+            "targets": torch.randint(0, 2, (batch_size,), generator=g).float(),
+        }
+        return {k: v.to(self.device) for k, v in batch.items()}
 
     # --- model, loss, metrics -----------------------------------------------------------------
     def _build_model(self) -> nn.Module:

@@ -28,11 +28,10 @@ from torch import nn
 from optbench import prng, spec
 from optbench.data import fastmri as data
 from optbench.models.unet import UNet
-from optbench.workloads.base import TorchWorkload
+from optbench.workloads.full_size import FullSizeWorkload
 from optbench.workloads.input_queue import batch_indices
 from optbench.workloads.variants import variant
 
-FULL = "full"
 SSIM_WINDOW, SSIM_K1, SSIM_K2 = 7, 0.01, 0.03
 EVAL_TRAIN_SEED = 0  # eval-train: a fixed permutation of train, masks of data seed 0
 
@@ -75,27 +74,21 @@ def ssim(
     return s.clamp(-1.0, 1.0)
 
 
-class FastMri(TorchWorkload):
+class FastMri(FullSizeWorkload):
     """AlgoPerf's ``fastmri`` at full size (see the module docstring)."""
 
     name = "fastmri"
     algoperf_name = "fastmri"
     description = "AlgoPerf's U-Net (32 ch, 4 pools) reconstructing 4x undersampled knee MRI"
     data_source = "fastMRI single-coil knee (NYU Langone Health, by data-sharing agreement), .h5"
-    sizes: ClassVar[tuple[str, ...]] = (FULL,)
     target_metric_name = "ssim"
     loss_type = spec.LossType.MEAN_ABSOLUTE_ERROR
     eval_batch_size = 256  # AlgoPerf's
-    extra_properties: ClassVar[dict[str, str]] = {"test_width": "test_width"}
     num_channels: ClassVar[int] = 32
     num_pool_layers: ClassVar[int] = 4
     use_tanh: ClassVar[bool] = False
     use_layer_norm: ClassVar[bool] = False
     output_layer = "up_conv.3.1"
-
-    def __init__(self, size: str = FULL, *, test_width: int | None = None, **kwargs: Any) -> None:
-        super().__init__(size, **kwargs)  # a one-line error for any size but full
-        self.test_width = test_width
 
     # --- data ---------------------------------------------------------------------------------
     def _load_splits(self) -> dict[str, Any]:
@@ -110,20 +103,6 @@ class FastMri(TorchWorkload):
             **{f"{s}_slices": len(splits[s]) for s in ("train", "validation", "test")},
         }
         return splits
-
-    def _to_device(self, split: Any) -> Any:
-        return split  # read and preprocessed batch by batch
-
-    def _split_size(self, split: str) -> int:
-        if split == "eval_train":
-            return self.num_eval_train_examples
-        return len(self._split(split))
-
-    @property
-    def num_eval_train_examples(self) -> int:
-        """AlgoPerf's: the validation size rounded up to whole eval batches (at most train)."""
-        rounded = math.ceil(self.num_validation_examples / self.eval_batch_size)
-        return min(rounded * self.eval_batch_size, self.num_train_examples)
 
     def _queue(
         self, data_rng: spec.RandomState, split: str, global_batch_size: int
@@ -165,6 +144,15 @@ class FastMri(TorchWorkload):
             yield {k: v[start : start + batch_size].to(self.device) for k, v in examples.items()}
 
     # --- model, loss, metrics -----------------------------------------------------------------
+    def synthetic_batch(self, batch_size: int, seed: int = 0) -> dict[str, Any]:
+        """Random 320 x 320 slices and targets with unit statistics."""
+        g = torch.Generator().manual_seed(seed)
+        images = torch.randn(2, batch_size, 320, 320, generator=g)
+        ones = torch.ones(batch_size)
+        batch = {"inputs": images[0], "targets": images[1], "mean": 0 * ones, "std": ones}
+        batch["volume_max"] = images[1].amax(dim=(1, 2))
+        return {k: v.to(self.device) for k, v in batch.items()}
+
     def _build_model(self) -> nn.Module:
         return UNet(
             num_channels=self.test_width or self.num_channels,

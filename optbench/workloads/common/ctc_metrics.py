@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Sequence
+
 import numpy as np
 import torch
 
 
-def edit_distance(a: list[int], b: list[int]) -> int:
-    """Levenshtein distance between two token sequences."""
+def edit_distance(a: Sequence[Hashable], b: Sequence[Hashable]) -> int:
+    """Levenshtein distance between two token (or word) sequences."""
     previous = list(range(len(b) + 1))
     for i, x in enumerate(a, 1):
         current = [i]

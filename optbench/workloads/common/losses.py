@@ -24,7 +24,8 @@ def sigmoid_cross_entropy(
     logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0
 ) -> torch.Tensor:
     """Unreduced sigmoid cross-entropy of 0/1 ``labels`` smoothed towards 1/2 by
-    ``label_smoothing`` (AlgoPerf's criteo1tb and ogbg), computed in float32."""
+    ``label_smoothing`` (AlgoPerf's criteo1tb; AlgoPerf's ogbg smooths towards 1/128 instead,
+    see :mod:`optbench.workloads.ogbg`), computed in float32."""
     targets = labels.float()
     if label_smoothing:
         targets = targets * (1.0 - label_smoothing) + 0.5 * label_smoothing

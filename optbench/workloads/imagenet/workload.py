@@ -41,19 +41,17 @@ import torch.nn.functional as F
 
 from optbench import prng, spec
 from optbench.data import imagenet
-from optbench.workloads.base import TorchWorkload
+from optbench.workloads.full_size import FULL, FullSizeWorkload
 from optbench.workloads.input_queue import batch_indices
 from optbench.workloads.targets import Settings
 
-FULL = "full"
 MIXUP_ALPHA = 0.2
 
 
-class ImageNetWorkload(TorchWorkload):
+class ImageNetWorkload(FullSizeWorkload):
     """AlgoPerf's ImageNet classification (see the module docstring); subclasses add the
     network (``_build_model``)."""
 
-    sizes: ClassVar[tuple[str, ...]] = (FULL,)
     target_metric_name = "accuracy"
     loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
     data_source = (
@@ -100,23 +98,6 @@ class ImageNetWorkload(TorchWorkload):
                 **{f"{split}_examples": len(self._splits[split]) for split in self._splits},
             }
 
-    def _source(self, split: str) -> imagenet.FolderSplit | imagenet.RecordSplit:
-        self.load_data()
-        assert self._splits is not None
-        return self._splits["train" if split == "eval_train" else split]
-
-    def _split_size(self, split: str) -> int:
-        if split == "eval_train":
-            return self.num_eval_train_examples
-        return len(self._source(split))
-
-    @property
-    def num_eval_train_examples(self) -> int:
-        """AlgoPerf's: the validation size rounded up to a multiple of its eval batch size."""
-        batch = self.algoperf_eval_batch_size
-        rounded = math.ceil(self.num_validation_examples / batch) * batch
-        return min(rounded, self.num_train_examples)
-
     @property
     def train_mean(self) -> tuple[float, float, float]:
         return imagenet.MEAN_RGB
@@ -147,7 +128,7 @@ class ImageNetWorkload(TorchWorkload):
             yield {"inputs": self._normalise(images), "targets": labels.to(self.device)}
 
     def _train_job(self, ids: np.ndarray, seed: int, batch: int) -> imagenet.BatchJob:
-        source, randaugment = self._source("train"), self.mixup_and_randaugment
+        source, randaugment = self._split("train"), self.mixup_and_randaugment
 
         def example(k: int) -> tuple[np.ndarray, int]:
             image, label = source.example(int(ids[k]))
@@ -157,7 +138,7 @@ class ImageNetWorkload(TorchWorkload):
         return imagenet.BatchJob(len(ids), example)
 
     def _eval_job(self, split: str, ids: np.ndarray) -> imagenet.BatchJob:
-        source = self._source(split)
+        source = self._split(split)
         crop = imagenet.tf_eval_crop if split == "test" else imagenet.eval_crop
 
         def example(k: int) -> tuple[np.ndarray, int]:
@@ -175,6 +156,15 @@ class ImageNetWorkload(TorchWorkload):
         if split != "train":
             return self._repeated_eval_batches(split, global_batch_size)
         return TrainQueue(self, data_rng, global_batch_size)
+
+    def synthetic_batch(self, batch_size: int, seed: int = 0) -> dict[str, Any]:
+        """Random normalised 224 x 224 images and class labels (no mixup or augmentation)."""
+        g = torch.Generator().manual_seed(seed)
+        batch = {
+            "inputs": torch.randn(batch_size, 3, 224, 224, generator=g),
+            "targets": torch.randint(0, imagenet.NUM_CLASSES, (batch_size,), generator=g),
+        }
+        return {k: v.to(self.device) for k, v in batch.items()}
 
     def _mixup(
         self, batch: dict[str, torch.Tensor], rng: np.random.Generator
