@@ -13,11 +13,10 @@ import pytest
 import torch
 from scipy import ndimage
 
-from optbench import batch_rule, prng, spec
-from optbench.algorithms.batch_sizes import DEFAULT_BATCH_SIZES
+from optbench import prng, spec
 from optbench.data import criteo, fastmri
 from optbench.errors import UserError
-from optbench.workloads import get_workload, workload_class
+from optbench.workloads import get_workload
 from optbench.workloads.fastmri import structural_similarity
 
 h5py = pytest.importorskip("h5py", reason="pip install 'optbench[mri]'")
@@ -80,25 +79,6 @@ def test_targets_and_budgets_are_algoperfs():
     )
     with pytest.raises(UserError, match="'fastmri' has no size 'mini'; choose one of full"):
         get_workload("fastmri", "mini")
-
-
-@pytest.mark.parametrize("name", FASTMRI + CRITEO)
-def test_batch_sizes_for_algoperf_names_apply_unscaled(name):
-    asked = []
-
-    def get_batch_size(workload_name: str) -> int:
-        asked.append(workload_name)
-        if workload_name not in batch_rule.ALGOPERF_NADAMW_BATCH_SIZES:
-            raise ValueError(workload_name)
-        return batch_rule.ALGOPERF_NADAMW_BATCH_SIZES[workload_name]
-
-    workload = workload_class(name)
-    choice = batch_rule.choose(workload, get_batch_size)
-    expected = 32 if name.startswith("fastmri") else 262_144
-    assert choice.used == choice.answer == expected and choice.scale == 1.0
-    assert asked[0] == name  # the variant's own name first, then its base's
-    assert (workload.base_name or name) in DEFAULT_BATCH_SIZES  # optbench's baselines run here
-    assert batch_rule.algoperf_scale(workload, workload.algoperf_name) == 1.0
 
 
 # --- Criteo ------------------------------------------------------------------------------------

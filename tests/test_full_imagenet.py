@@ -16,7 +16,7 @@ import pytest
 import torch
 from PIL import Image
 
-from optbench import batch_rule, prng, spec
+from optbench import prng, spec
 from optbench.data import imagenet, tfrecord
 from optbench.errors import UserError
 from optbench.models.imagenet import count_parameters
@@ -165,22 +165,6 @@ def test_targets_budgets_and_sizes_are_algoperfs():
         vit.ImageNetViT().eval_period_time_sec,
     ) == (510, 420)
     assert "has no size 'mini'; choose one of full" in _error(resnet.ImageNetResNet, "mini")
-
-
-@pytest.mark.parametrize("name", sorted(PARAMS))
-def test_algoperf_batch_sizes_are_used_unscaled(name):
-    """AlgoPerf's names are these workloads' own: its NadamW baseline's answers apply as given."""
-
-    def algoperf_nadamw(asked: str) -> int:
-        if asked not in batch_rule.ALGOPERF_NADAMW_BATCH_SIZES:
-            raise ValueError(f"Unsupported workload name: {asked}.")
-        return batch_rule.ALGOPERF_NADAMW_BATCH_SIZES[asked]
-
-    choice = batch_rule.choose(BY_NAME[name](), algoperf_nadamw)
-    assert choice.scale == 1.0 and choice.rule == "native"
-    assert choice.used == (
-        512 if name in ("imagenet_resnet_silu", "imagenet_resnet_gelu") else 1024
-    )
 
 
 # --- data --------------------------------------------------------------------------------------

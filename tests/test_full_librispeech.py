@@ -17,12 +17,11 @@ import numpy as np
 import pytest
 import torch
 
-from optbench import batch_rule, prng, spec
-from optbench.algorithms.batch_sizes import DEFAULT_BATCH_SIZES
+from optbench import prng, spec
 from optbench.data import librispeech, speech
 from optbench.errors import UserError
 from optbench.models import speech_frontend as fe
-from optbench.workloads import get_workload, workload_class
+from optbench.workloads import get_workload
 from optbench.workloads.librispeech import metrics
 from optbench.workloads.targets import BASE_BUDGET_FIELDS, targets_table
 
@@ -218,19 +217,6 @@ def test_targets_budgets_and_sizes_are_algoperfs():
     assert "has no size 'mini'; choose one of full" in _error(
         get_workload, "librispeech_deepspeech", "mini"
     )
-
-
-@pytest.mark.parametrize("name", sorted(PARAMS))
-def test_algoperf_batch_sizes_are_used_unscaled(name):
-    def algoperf_nadamw(asked: str) -> int:
-        if asked not in batch_rule.ALGOPERF_NADAMW_BATCH_SIZES:
-            raise ValueError(f"Unsupported workload name: {asked}.")
-        return batch_rule.ALGOPERF_NADAMW_BATCH_SIZES[asked]
-
-    workload = workload_class(name)
-    choice = batch_rule.choose(workload, algoperf_nadamw)
-    assert (choice.used, choice.scale) == (256, 1.0)
-    assert DEFAULT_BATCH_SIZES[workload.base_name or name] == 256
 
 
 # --- front-end, SpecAugment, loss and WER -----------------------------------------------------

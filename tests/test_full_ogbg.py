@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from optbench import batch_rule, distributed, prng, spec
-from optbench.algorithms.batch_sizes import DEFAULT_BATCH_SIZES
+from optbench import distributed, prng, spec
 from optbench.data import ogbg
 from optbench.errors import UserError
 from optbench.models.gnn import Graphs
-from optbench.workloads import get_workload, workload_class
+from optbench.workloads import get_workload
 from optbench.workloads.common.average_precision import average_precision
 from optbench.workloads.ogbg import GRAPH_KEYS
 
@@ -109,23 +108,6 @@ def test_targets_and_budgets_are_algoperfs():
     assert not w.has_reached_validation_target({"validation/mean_average_precision": 0.28})
     with pytest.raises(UserError, match="'ogbg' has no size 'mini'; choose one of full"):
         get_workload("ogbg", "mini")
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_batch_sizes_for_algoperf_names_apply_unscaled(name):
-    asked = []
-
-    def get_batch_size(workload_name: str) -> int:
-        asked.append(workload_name)
-        if workload_name not in batch_rule.ALGOPERF_NADAMW_BATCH_SIZES:
-            raise ValueError(workload_name)
-        return batch_rule.ALGOPERF_NADAMW_BATCH_SIZES[workload_name]
-
-    workload = workload_class(name)
-    choice = batch_rule.choose(workload, get_batch_size)
-    assert choice.used == choice.answer == 512 and choice.scale == 1.0
-    assert asked[0] == name  # the variant's own name first, then its base's
-    assert DEFAULT_BATCH_SIZES[workload.base_name or name] == 512
 
 
 # --- a dozen molecules in OGB's raw format ------------------------------------------------------

@@ -14,12 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from optbench import batch_rule, prng, spec
-from optbench.algorithms.batch_sizes import DEFAULT_BATCH_SIZES
+from optbench import prng, spec
 from optbench.errors import UserError
 from optbench.models import beam_search as bs
 from optbench.models.transformer_wmt import WmtTransformer, sinusoidal_positions
-from optbench.workloads import get_workload, workload_class
+from optbench.workloads import get_workload
 from optbench.workloads.wmt import Wmt, corpus_bleu, decode_tokens
 
 spm = pytest.importorskip("sentencepiece", reason="pip install 'optbench[wmt]'")
@@ -100,23 +99,6 @@ def test_targets_and_budgets_are_algoperfs():
     assert get_workload("wmt", "full").has_reached_validation_target({"validation/bleu": 31.0})
     with pytest.raises(UserError, match="'wmt' has no size 'mini'; choose one of full"):
         get_workload("wmt", "mini")
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_batch_sizes_for_algoperf_names_apply_unscaled(name):
-    asked = []
-
-    def get_batch_size(workload_name: str) -> int:
-        asked.append(workload_name)
-        if workload_name not in batch_rule.ALGOPERF_NADAMW_BATCH_SIZES:
-            raise ValueError(workload_name)
-        return batch_rule.ALGOPERF_NADAMW_BATCH_SIZES[workload_name]
-
-    workload = workload_class(name)
-    choice = batch_rule.choose(workload, get_batch_size)
-    assert choice.used == choice.answer == 128 and choice.scale == 1.0
-    assert asked[0] == name
-    assert (workload.base_name or name) in DEFAULT_BATCH_SIZES
 
 
 # --- the model -----------------------------------------------------------------------------------

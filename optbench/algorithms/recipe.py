@@ -151,7 +151,15 @@ class Recipe:
             mask_batch=batch.get("weights"),
             label_smoothing=getattr(hp, "label_smoothing", 0.0),
         )
-        return losses["summed"] / losses["n_valid_examples"], new_state
+        summed, count = losses["summed"], losses["n_valid_examples"]
+        if torch.distributed.is_initialized() and torch.distributed.get_world_size() > 1:
+            # As AlgoPerf's reference submissions: the global batch's mean loss, however the
+            # valid examples (tokens, graphs) fall between the ranks.
+            from torch.distributed import nn as distributed_nn
+
+            count = torch.as_tensor(count, dtype=summed.dtype, device=summed.device)
+            summed, count = distributed_nn.all_reduce(summed), distributed_nn.all_reduce(count)
+        return summed / count, new_state
 
     def _backward(self, model, loss):
         if not self.create_graph:

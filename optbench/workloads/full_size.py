@@ -11,13 +11,14 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
-from optbench.workloads.base import TorchWorkload
+from optbench.workloads.split_object import SplitObjectWorkload
 
 FULL = "full"
 
 
-class FullSizeWorkload(TorchWorkload):
-    """A workload at AlgoPerf's own size (see the module docstring)."""
+class FullSizeWorkload(SplitObjectWorkload):
+    """A workload at AlgoPerf's own size (see the module docstring): its splits are objects it
+    reads batches from (:class:`SplitObjectWorkload`)."""
 
     sizes: ClassVar[tuple[str, ...]] = (FULL,)
     extra_properties: ClassVar[dict[str, str]] = {"test_width": "test_width"}
@@ -27,20 +28,6 @@ class FullSizeWorkload(TorchWorkload):
     def __init__(self, size: str = FULL, *, test_width: int | None = None, **kwargs: Any) -> None:
         super().__init__(size, **kwargs)  # a one-line error for any size but full
         self.test_width = test_width
-
-    def _to_device(self, split: Any) -> Any:
-        return split  # batches are assembled and moved one at a time
-
-    def _split(self, split: str) -> Any:
-        """The loaded data of ``split``; eval-train reads the training split's."""
-        self.load_data()
-        assert self._splits is not None
-        return self._splits["train" if split == "eval_train" else split]
-
-    def _split_size(self, split: str) -> int:
-        if split == "eval_train":
-            return self.num_eval_train_examples
-        return len(self._split(split))
 
     @property
     def num_eval_train_examples(self) -> int:
