@@ -334,7 +334,8 @@ def for_trials(
         if kind != "cpu" and size not in CAP_SIZES:
             raise UserError(
                 f"no hardware profile for {kind}: the committed budgets are seconds of a 2-core "
-                f"CPU; run optbench calibrate --device {kind} first and pass --profile FILE"
+                f"CPU; run optbench calibrate --device {kind} --steps 100 -o FILE first and pass "
+                "--profile FILE"
             )
         profile = default_profile()
         if kind != "cpu":  # a cap size on a GPU: the committed caps, no CPU slot to check

@@ -217,6 +217,22 @@ def test_tune_trials_record_the_profile(tmp_path):
     assert _meta(trial)["budget_sec"] == pytest.approx(0.05 * 1.5)
 
 
+def test_validate_trials_record_the_profile(tmp_path):
+    """``optbench validate`` runs its studies with the profile's budgets too."""
+    path = _profile(tmp_path, 0.05)
+    board = tmp_path / "board.csv"
+    board.write_text("submission,score\nnadamw,0.5\nadamw,0.4\n")
+    exp = tmp_path / "exp"
+    argv = ["validate", "nadamw", "adamw", "--leaderboard", str(board), "--ruleset", "self"]
+    argv += ["--workloads", "fmnist_mlp", "--size", "smoke", "--no-progress", "--bootstrap", "0"]
+    main([*argv, "--profile", str(path), "--experiment-dir", str(exp)])
+    trials = _trial_dirs(exp)
+    assert len(trials) == 2
+    for trial in trials:
+        assert _meta(trial)["profile"] == profiles.load(path).identity()
+        assert _meta(trial)["budget_sec"] == pytest.approx(0.05 * 1.5)
+
+
 @pytest.mark.skipif(len(profiles.allowed_cpus()) < 2, reason="needs 2 CPUs for 2 slots")
 def test_tune_runs_two_one_thread_slots_at_once(tmp_path):
     """--jobs 2 --threads-per-trial 1: two trials at once, each with 1 thread, under the

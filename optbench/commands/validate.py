@@ -48,6 +48,7 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--studies", type=common.positive_int, default=1, help="studies (default 1)")
     common.add_run_args(p, "validate", "base seed of the trials (default 0)")
+    common.add_profile_args(p)
     common.add_import_root_arg(p)
     common.add_workload_args(p, many=True)
     p.add_argument("--bootstrap", type=common.non_negative_int, default=1000, metavar="N")
@@ -67,13 +68,14 @@ def _names(pairs: list[str]) -> dict[str, str]:
 
 def _run(args: argparse.Namespace, experiment: Path) -> bool:
     """Run the validation's unfinished trials; whether any trial failed."""
-    from optbench import tuning, validation
+    from optbench import profiles, tuning, validation
     from optbench.executors import LocalProcessExecutor
     from optbench.submission import worker_source
     from optbench.submission_source import describe
 
     loaded = [(worker_source(s), describe(s, args.import_root)) for s in args.submissions]
     common.check_writable(experiment)
+    profile = common.trial_profile(args)  # the slot's budgets; one-line errors first
     protocol = validation.Protocol(args.ruleset, args.studies, args.points)
     specs = validation.plan(
         loaded,
@@ -91,8 +93,10 @@ def _run(args: argparse.Namespace, experiment: Path) -> bool:
         f"{protocol.studies} studies x {points} points"
     )
     common.announce(head, specs, experiment)
+    specs = profiles.with_profile(specs, profile)
     executor = LocalProcessExecutor(progress=not args.no_progress)
-    summaries = tuning.run_plan(specs, executor, progress=not args.no_progress, log=print)
+    with profiles.slot_of(profile, args.device):
+        summaries = tuning.run_plan(specs, executor, progress=not args.no_progress, log=print)
     return any(s.get("status") == "failed" for s in summaries)
 
 
