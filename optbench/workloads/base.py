@@ -76,6 +76,7 @@ class TorchWorkload(spec.Workload):
     # workloads set the size that evaluated fastest on two CPU cores (benchmarks/eval_cost.py
     # --batch-sizes).
     eval_batch_size: ClassVar[int] = 1024
+    default_dropout_rate: ClassVar[float] = 0.0  # when init_model_fn is given none
     # More facts for properties(): name in meta_data.json -> attribute of the workload.
     extra_properties: ClassVar[dict[str, str]] = {}
 
@@ -228,11 +229,14 @@ class TorchWorkload(spec.Workload):
         dropout_rate: float | None = None,
         aux_dropout_rate: float | None = None,
     ) -> tuple[nn.Module, None]:
-        """Build the model from ``rng`` (deterministic per key); returns ``(model, None)``."""
+        """Build the model from ``rng`` (deterministic per key); returns ``(model, None)``. The
+        dropout rate is ``dropout_rate``, else the workload's ``default_dropout_rate``."""
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(prng.to_seed(rng))
             model = self._build_model()
-        self._dropout_rate = float(dropout_rate or 0.0)
+        self._dropout_rate = float(
+            self.default_dropout_rate if dropout_rate is None else dropout_rate
+        )
         self._model = model.to(self.device)
         return self._model, None
 

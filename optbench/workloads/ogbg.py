@@ -77,6 +77,7 @@ class Ogbg(FullSizeWorkload):
     hidden_dims: ClassVar[tuple[int, ...]] = (256,)
     num_message_passing_steps: ClassVar[int] = 5
     output_layer = "decoder"
+    default_dropout_rate = DROPOUT_RATE
 
     def __init__(self, size: str = FULL, *, test_width: int | None = None, **kwargs: Any) -> None:
         super().__init__(size, test_width=test_width, **kwargs)
@@ -158,17 +159,6 @@ class Ogbg(FullSizeWorkload):
             hidden_dims=tuple(width for _ in self.hidden_dims) if width else self.hidden_dims,
             num_message_passing_steps=self.num_message_passing_steps,
         )
-
-    def init_model_fn(
-        self,
-        rng: spec.RandomState,
-        dropout_rate: float | None = None,
-        aux_dropout_rate: float | None = None,
-    ) -> tuple[nn.Module, None]:
-        """As every workload's, with AlgoPerf's ogbg default dropout rate (0.1) where none is
-        given."""
-        rate = DROPOUT_RATE if dropout_rate is None else dropout_rate
-        return super().init_model_fn(rng, rate, aux_dropout_rate)
 
     def _forward(self, model: nn.Module, batch: Mapping[str, Any]) -> torch.Tensor:
         """Logits (graphs, 128) of a padded batch of graphs."""

@@ -99,6 +99,7 @@ class Wmt(FullSizeWorkload):
     loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
     eval_batch_size = 128  # AlgoPerf's
     output_layer = "shared_embedding"  # also the input embedding (shared)
+    default_dropout_rate = DROPOUT_RATE
     pre_ln: ClassVar[bool] = True
     attention_temp: ClassVar[float] = 1.0
     activation: ClassVar[str] = "relu"
@@ -196,17 +197,6 @@ class Wmt(FullSizeWorkload):
         return {k: v.to(self.device) for k, v in batch.items()}
 
     # --- model, loss, metrics -----------------------------------------------------------------
-    def init_model_fn(
-        self,
-        rng: spec.RandomState,
-        dropout_rate: float | None = None,
-        aux_dropout_rate: float | None = None,
-    ) -> tuple[nn.Module, None]:
-        """The model from ``rng``; dropout ``dropout_rate``, or AlgoPerf's WMT default 0.1."""
-        model, state = super().init_model_fn(rng, dropout_rate, aux_dropout_rate)
-        self._dropout_rate = DROPOUT_RATE if dropout_rate is None else float(dropout_rate)
-        return model, state
-
     def _vocab_size(self) -> int:
         """32,000 embeddings (AlgoPerf's); at a test width with the data loaded, the tokenizer's
         number of pieces."""

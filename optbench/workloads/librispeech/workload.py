@@ -64,6 +64,7 @@ class LibriSpeechWorkload(FullSizeWorkload):
         "dataset_setup.py leaves it: per-utterance audio and token arrays, SentencePiece model"
     )
     output_layer = "lin"
+    default_dropout_rate = DROPOUT_RATE
     # Examples per eval batch on one device (the metrics do not depend on it); AlgoPerf's own
     # sets the eval-train size.
     eval_batch_size = 256
@@ -168,17 +169,6 @@ class LibriSpeechWorkload(FullSizeWorkload):
         return {k: tuple(t.to(self.device) for t in v) for k, v in batch.items()}
 
     # --- model --------------------------------------------------------------------------------
-    def init_model_fn(
-        self,
-        rng: spec.RandomState,
-        dropout_rate: float | None = None,
-        aux_dropout_rate: float | None = None,
-    ) -> tuple[nn.Module, None]:
-        """The network from ``rng``; the dropout rate is AlgoPerf's 0.1 unless one is given."""
-        model, state = super().init_model_fn(rng, dropout_rate, aux_dropout_rate)
-        self._dropout_rate = DROPOUT_RATE if dropout_rate is None else float(dropout_rate)
-        return model, state
-
     def _set_mode(
         self,
         model: nn.Module,
