@@ -591,7 +591,9 @@ def test_cuda_without_profile():
     from optbench import profiles
     from optbench.errors import UserError
 
-    with pytest.raises(UserError, match="run optbench calibrate --device cuda --steps 100 -o FILE first"):
+    with pytest.raises(
+        UserError, match="run optbench calibrate --device cuda --steps 100 -o FILE first"
+    ):
         profiles.for_trials(None, "cuda", "mini")
 
 

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from checks import one_line_error
 from PIL import Image
 
 from optbench import prng, spec
 from optbench.data import imagenet, tfrecord
-from optbench.errors import UserError
 from optbench.models.imagenet import count_parameters
 from optbench.workloads import imagenet_resnet as resnet
 from optbench.workloads import imagenet_vit as vit
@@ -111,14 +111,6 @@ def _copy(data_dir: Path, tmp_path: Path) -> Path:
     return root
 
 
-def _error(load: Callable[..., object], *args: object) -> str:
-    with pytest.raises(UserError) as info:
-        load(*args)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
-
-
 # --- networks, targets, batch sizes (no data) ------------------------------------------------
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_parameter_counts_are_algoperfs(name):
@@ -164,7 +156,7 @@ def test_targets_budgets_and_sizes_are_algoperfs():
         BY_NAME["imagenet_resnet"]().eval_period_time_sec,
         vit.ImageNetViT().eval_period_time_sec,
     ) == (510, 420)
-    assert "has no size 'mini'; choose one of full" in _error(resnet.ImageNetResNet, "mini")
+    assert "has no size 'mini'; choose one of full" in one_line_error(resnet.ImageNetResNet, "mini")
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -227,26 +219,26 @@ def test_train_queue_is_an_epoch_per_permutation_and_deterministic(data_dir):
 
 
 def test_missing_or_malformed_data_is_a_one_line_error(data_dir, tmp_path):
-    assert "--data-dir" in _error(imagenet.load_splits, None)
+    assert "--data-dir" in one_line_error(imagenet.load_splits, None)
     root = _copy(data_dir, tmp_path)
-    assert "dataset_setup.py" in _error(imagenet.load_splits, tmp_path / "nowhere")
+    assert "dataset_setup.py" in one_line_error(imagenet.load_splits, tmp_path / "nowhere")
     shutil.rmtree(root / imagenet.V2_DIR)
-    message = _error(imagenet.load_splits, tmp_path)
+    message = one_line_error(imagenet.load_splits, tmp_path)
     assert str(root / imagenet.V2_DIR) in message and "download_imagenet_v2" in message
     shutil.rmtree(root / "val" / WNIDS[1])
-    assert "differ from train's" in _error(imagenet.load_splits, tmp_path)
+    assert "differ from train's" in one_line_error(imagenet.load_splits, tmp_path)
     for folder in [f for f in (root / "val").iterdir() if f.is_dir()]:  # val not yet sorted
         for jpeg in folder.glob("*"):
             jpeg.rename(root / "val" / jpeg.name)
         folder.rmdir()
-    assert "valprep.sh" in _error(imagenet.load_splits, tmp_path)
+    assert "valprep.sh" in one_line_error(imagenet.load_splits, tmp_path)
     bad = data_dir / "imagenet" / "pytorch" / "train" / WNIDS[0] / f"{WNIDS[0]}_0.JPEG"
     broken = root / "train" / WNIDS[0] / bad.name
     broken.write_bytes(bad.read_bytes()[:40])
     split = imagenet.index_folder(root / "train", imagenet.STEP_TRAIN)
-    message = _error(split.example, 0)
+    message = one_line_error(split.example, 0)
     assert str(broken) in message and "Extracting imagenet train data" in message
-    message = _error(imagenet.load_splits, data_dir, True)  # full: ImageNet's 1,000 synsets
+    message = one_line_error(imagenet.load_splits, data_dir, True)  # full: ImageNet's 1,000 synsets
     assert "1000 synsets" in message
 
 

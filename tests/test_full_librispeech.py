@@ -10,12 +10,13 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from checks import one_line_error
 
 from optbench import prng, spec
 from optbench.data import librispeech, speech
@@ -149,14 +150,6 @@ def _copy(data_dir: Path, tmp_path: Path) -> Path:
     return root
 
 
-def _error(load: Callable[..., object], *args: object) -> str:
-    with pytest.raises(UserError) as info:
-        load(*args)
-    message = str(info.value)
-    assert "\n" not in message
-    return message
-
-
 # --- networks, targets, batch sizes (no data) ------------------------------------------------
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_parameter_counts_and_types_are_algoperfs(name):
@@ -214,7 +207,7 @@ def test_targets_budgets_and_sizes_are_algoperfs():
     assert get_workload("librispeech_conformer", "full").has_reached_validation_target(
         {"validation/wer": 0.08}
     )
-    assert "has no size 'mini'; choose one of full" in _error(
+    assert "has no size 'mini'; choose one of full" in one_line_error(
         get_workload, "librispeech_deepspeech", "mini"
     )
 
@@ -357,37 +350,39 @@ def test_synthetic_batch_has_the_real_shapes():
 
 
 def test_missing_or_malformed_data_is_a_one_line_error(data_dir, tmp_path):
-    assert "--data-dir" in _error(librispeech.load_splits, None)
-    assert "librispeech_tokenizer.py" in _error(librispeech.load_splits, tmp_path / "nowhere")
-    full = _error(librispeech.load_splits, data_dir, True)
+    assert "--data-dir" in one_line_error(librispeech.load_splits, None)
+    assert "librispeech_tokenizer.py" in one_line_error(
+        librispeech.load_splits, tmp_path / "nowhere"
+    )
+    full = one_line_error(librispeech.load_splits, data_dir, True)
     assert "AlgoPerf's LibriSpeech has 263,840" in full and "librispeech_preprocess.py" in full
     root = _copy(data_dir, tmp_path)
     (root / "dev-other.csv").unlink()
-    message = _error(librispeech.load_splits, tmp_path, False)
+    message = one_line_error(librispeech.load_splits, tmp_path, False)
     assert str(root / "dev-other.csv") in message and "librispeech_preprocess.py" in message
     (root / "dev-other.csv").write_text("id\nabc\n")
-    assert "header should be ',id'" in _error(librispeech.load_splits, tmp_path, False)
+    assert "header should be ',id'" in one_line_error(librispeech.load_splits, tmp_path, False)
     (root / "dev-other.csv").write_text(",id\n0\n")
-    assert "line 2" in _error(librispeech.load_splits, tmp_path, False)
+    assert "line 2" in one_line_error(librispeech.load_splits, tmp_path, False)
     (root / "dev-other.csv").write_text(",id\n0,100-2000-0000\n")
     splits, _ = librispeech.load_splits(tmp_path, False)
     train = splits["train"]
     audio = root / "train-clean-100" / "100-2000-0000_audio.npy"
     audio.unlink()
-    message = _error(train.example, 0)
+    message = one_line_error(train.example, 0)
     assert str(audio) in message and "not found" in message
     np.save(audio, np.zeros((2, 3), np.int64))
-    assert "1-D integer array" in _error(train.example, 0)
+    assert "1-D integer array" in one_line_error(train.example, 0)
     np.save(audio, np.zeros(320_001, np.int64))
-    assert "1 to 320,000" in _error(train.example, 0)
+    assert "1 to 320,000" in one_line_error(train.example, 0)
     audio.write_bytes(b"not an array")
-    assert "not a .npy array" in _error(train.example, 0)
+    assert "not a .npy array" in one_line_error(train.example, 0)
     targets = root / "train-clean-100" / "100-2000-0000_targets.npy"
     np.save(targets, np.zeros(3, np.float32))
     np.save(audio, np.zeros(100, np.int64))
-    assert str(targets) in _error(train.example, 0)
+    assert str(targets) in one_line_error(train.example, 0)
     (root / librispeech.TOKENIZER_FILE).write_bytes(b"garbage")
-    message = _error(librispeech.load_splits, tmp_path, False)
+    message = one_line_error(librispeech.load_splits, tmp_path, False)
     assert "not a SentencePiece model" in message and "librispeech_tokenizer.py" in message
 
 
