@@ -30,3 +30,27 @@ def sigmoid_cross_entropy(
     if label_smoothing:
         targets = targets * (1.0 - label_smoothing) + 0.5 * label_smoothing
     return F.binary_cross_entropy_with_logits(logits.float(), targets, reduction="none")
+
+
+def ctc_per_utterance(
+    label_batch: tuple[torch.Tensor, torch.Tensor],
+    logits_batch: tuple[torch.Tensor, torch.Tensor],
+    zero_infinity: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The CTC loss of each utterance (blank 0, log-softmax in float32) from AlgoPerf's
+    ``(values, paddings)`` pairs of targets and logits, and the target lengths."""
+    targets, target_paddings = label_batch
+    logits, logit_paddings = logits_batch
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    input_lengths = (1 - logit_paddings).sum(dim=1).long()
+    target_lengths = (1 - target_paddings).sum(dim=1).long()
+    per_utterance = F.ctc_loss(
+        log_probs.transpose(0, 1),
+        targets.long(),
+        input_lengths,
+        target_lengths,
+        blank=0,
+        reduction="none",
+        zero_infinity=zero_infinity,
+    )
+    return per_utterance, target_lengths

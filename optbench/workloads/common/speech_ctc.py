@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from optbench import spec
 from optbench.data import speech
 from optbench.workloads.common.ctc_metrics import greedy_decode, word_errors
+from optbench.workloads.common.losses import ctc_per_utterance
 from optbench.workloads.common.speech_layers import (
     lengths_to_paddings,
     prior_blank_logit,
@@ -146,19 +146,8 @@ class SpeechCtcWorkload(SplitObjectWorkload):
         """CTC loss per utterance (blank 0); ``n_valid_examples`` counts target words, as in
         AlgoPerf's librispeech workloads (so ``summed / n_valid_examples`` is per word)."""
         del label_smoothing  # not defined for CTC (AlgoPerf ignores it too)
-        targets, target_paddings = label_batch
-        logits, logit_paddings = logits_batch
-        log_probs = torch.log_softmax(logits.float(), dim=-1)
-        input_lengths = (1 - logit_paddings).sum(dim=1).long()
-        target_lengths = (1 - target_paddings).sum(dim=1).long()
-        per_example = F.ctc_loss(
-            log_probs.transpose(0, 1),
-            targets.long(),
-            input_lengths,
-            target_lengths,
-            blank=0,
-            reduction="none",
-            zero_infinity=True,
+        per_example, target_lengths = ctc_per_utterance(
+            label_batch, logits_batch, zero_infinity=True
         )
         if mask_batch is not None:
             per_example = per_example * mask_batch

@@ -38,13 +38,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from optbench import spec
 from optbench.data import librispeech
 from optbench.models.speech_frontend import MaskedBatchNorm
 from optbench.workloads.common.ctc_metrics import greedy_decode
+from optbench.workloads.common.losses import ctc_per_utterance
 from optbench.workloads.full_size import FULL, FullSizeWorkload
 from optbench.workloads.input_queue import batch_indices
 from optbench.workloads.librispeech.metrics import word_errors
@@ -204,19 +204,7 @@ class LibriSpeechWorkload(FullSizeWorkload):
     ) -> dict[str, torch.Tensor]:
         """AlgoPerf's CTC loss dict (see the module docstring; label smoothing does not apply)."""
         del label_smoothing
-        targets, target_paddings = label_batch
-        logits, logit_paddings = logits_batch
-        log_probs = torch.log_softmax(logits.float(), dim=-1)
-        input_lengths = (1 - logit_paddings).sum(dim=1).long()
-        target_lengths = (1 - target_paddings).sum(dim=1).long()
-        per_example = F.ctc_loss(
-            log_probs.transpose(0, 1),
-            targets.long(),
-            input_lengths,
-            target_lengths,
-            blank=0,
-            reduction="none",
-        )
+        per_example, target_lengths = ctc_per_utterance(label_batch, logits_batch)
         if mask_batch is not None:
             per_example = per_example * mask_batch
             valid = torch.logical_and(mask_batch, target_lengths)
