@@ -42,24 +42,15 @@ from torch import nn
 
 from optbench.models import speech_frontend as fe
 
-VOCAB_SIZE = 1024
-
 
 @dataclass(frozen=True)
-class ConformerConfig:
+class ConformerConfig(fe.SpeechConfig):
     """AlgoPerf's ``ConformerConfig`` (the fields its workloads set)."""
 
-    vocab_size: int = VOCAB_SIZE
-    encoder_dim: int = 512
     num_attention_heads: int = 8
     num_encoder_layers: int = 4
     convolution_kernel_size: int = 5
     feed_forward_expansion_factor: int = 4
-    freq_mask_count: int = 2
-    freq_mask_max_bins: int = 27
-    time_mask_count: int = 10
-    time_mask_max_ratio: float = 0.05
-    use_specaug: bool = True
     attention_temperature: float = 1.0
     use_gelu: bool = False
     use_post_layer_norm: bool = True

@@ -36,22 +36,13 @@ from torch import nn
 
 from optbench.models import speech_frontend as fe
 
-VOCAB_SIZE = 1024
-
 
 @dataclass(frozen=True)
-class DeepspeechConfig:
+class DeepspeechConfig(fe.SpeechConfig):
     """AlgoPerf's ``DeepspeechConfig`` (the fields its workloads set)."""
 
-    vocab_size: int = VOCAB_SIZE
-    encoder_dim: int = 512
     num_lstm_layers: int = 6
     num_ffn_layers: int = 3
-    use_specaug: bool = True
-    freq_mask_count: int = 2
-    freq_mask_max_bins: int = 27
-    time_mask_count: int = 10
-    time_mask_max_ratio: float = 0.05
     enable_residual_connections: bool = True
     enable_decoder_layer_norm: bool = True
     use_tanh: bool = False

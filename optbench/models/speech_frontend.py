@@ -31,6 +31,7 @@ Conformer's convolution block are ``CONV_WEIGHT``, as there).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -375,3 +376,17 @@ class AlgoPerfNamedTypes:
     def parameter_types(self) -> dict[str, spec.ParameterType]:
         assert isinstance(self, nn.Module)
         return {name: algoperf_parameter_type(name) for name, _ in self.named_parameters()}
+
+
+@dataclass(frozen=True)
+class SpeechConfig:
+    """What AlgoPerf's ``ConformerConfig`` and ``DeepspeechConfig`` share: the outputs (1,024
+    SentencePiece ids), the encoder width and SpecAugment's masks."""
+
+    vocab_size: int = 1024
+    encoder_dim: int = 512
+    use_specaug: bool = True
+    freq_mask_count: int = 2
+    freq_mask_max_bins: int = 27
+    time_mask_count: int = 10
+    time_mask_max_ratio: float = 0.05
