@@ -424,6 +424,7 @@ def measure_train_gap(
     threads = record.get("environment", {}).get("torch_threads")
     with profiles.pinned(None, threads or torch.get_num_threads()):
         rows = _run_reruns(specs, executor, progress)
+        environment = results.environment()  # with the re-runs' thread count
     summary = rerun_summary(rows, metric, higher, target=entry["validation_target_value"])
     recomputed = rerun_summary(rows, metric, higher)
     prefix = "procedure_" if "steps" not in record else ""
@@ -439,7 +440,7 @@ def measure_train_gap(
         "recomputed_targets": got,
         "matches_committed": same_targets(got, expected),
         "date": time.strftime("%Y-%m-%d"),
-        "environment": results.environment(),
+        "environment": environment,
     }
     return {**entry, "train_gap": summary["train_gap"], "target_setting": record}
 

@@ -254,10 +254,11 @@ def test_reruns_use_the_recorded_thread_count(tmp_path: Path, monkeypatch):
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        target_setting.measure_train_gap(
+        again = target_setting.measure_train_gap(
             "fmnist_mlp", "smoke", experiment_dir=tmp_path / "again", executor=InlineExecutor()
         )
         assert seen == [1] and torch.get_num_threads() == 2
+        assert again["target_setting"]["train_gap_reruns"]["environment"]["torch_threads"] == 1
     finally:
         torch.set_num_threads(before)
 

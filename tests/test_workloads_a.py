@@ -346,6 +346,17 @@ def test_targets_digest_pins_the_committed_entry(monkeypatch):
     assert targets.targets_digest("fmnist_vit_post_ln", "mini") != digest
 
 
+def test_every_mini_workload_has_a_train_gap():
+    """``train_gap`` (set from the target-setting re-runs, ``optbench targets --reruns-only``)
+    is what flags training on validation data; a mini workload without it could not be flagged."""
+    from optbench.workloads import targets
+
+    minis = [name for name, cls in WORKLOADS.items() if "mini" in cls.sizes]
+    assert len(minis) >= 17
+    missing = [n for n in minis if targets.target_entry(n, "mini").get("train_gap") is None]
+    assert not missing, f"no train_gap for {missing}"
+
+
 def test_input_queue_epochs_and_rng():
     """Each epoch is a fresh permutation cut into whole batches; the same key gives the same
     order; a batch larger than the split is a one-line error."""
