@@ -4,8 +4,12 @@ one, side by side, per workload.
 For each workload, the same trial (NadamW's self-tuning point, seed 0, the workload's own eval
 period, a step cap) runs R times in each mode, interleaved: (a) unsupervised, the submission in
 the runner's process; (b) supervised, the submission in a worker process paused while the runner
-evaluates. Both record steps / submission time; the ratio supervised / unsupervised of the medians
-is the supervision's cost on the timed work (the goal: at least 0.98 everywhere). Usage:
+evaluates. Each trial of either mode starts in a fresh process, as every trial of `optbench
+tune` does: a process that has already trained the model has its kernels compiled (oneDNN's
+convolutions, cuBLAS handles), which would make a warm unsupervised trial look faster than any
+trial really is (mri_unet: 4.7 steps/s warm, 3.9-4.1 fresh). Both record steps / submission
+time; the ratio supervised / unsupervised of the medians is the supervision's cost on the timed
+work (the goal: at least 0.98 everywhere). Usage:
 
     python benchmarks/runner_overhead.py [--workloads fmnist_mlp speech_lstm ...] [--size mini]
         [--seconds 20] [--repeats 3] [--device cpu]
@@ -14,7 +18,9 @@ is the supervision's cost on the timed work (the goal: at least 0.98 everywhere)
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import statistics
+from concurrent.futures import ProcessPoolExecutor
 
 from optbench.runner import run_trial
 from optbench.submission_source import describe
@@ -22,7 +28,14 @@ from optbench.workloads import DEFAULT_SUITE, get_workload
 
 
 def trial_speed(workload, source, supervised: bool, steps: int) -> float:
-    """Steps per second of submission time of one capped trial."""
+    """Steps per second of submission time of one capped trial, run in a fresh process."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        return pool.submit(_trial_speed, workload, source, supervised, steps).result()
+
+
+def _trial_speed(workload, source, supervised: bool, steps: int) -> float:
+    workload.load_data()
     result = run_trial(
         workload,
         source if supervised else source(),
@@ -38,10 +51,8 @@ def trial_speed(workload, source, supervised: bool, steps: int) -> float:
 
 def measure(name: str, size: str, seconds: float, repeats: int, device: str) -> dict[str, float]:
     """Median steps/s of each mode, interleaved ``repeats`` times."""
-    workload = get_workload(name, size, device=device)
-    workload.load_data()
+    workload = get_workload(name, size, device=device)  # its data are loaded in each trial
     source = describe("nadamw")
-    trial_speed(workload, source, False, 5)  # warm-up: the first steps in a process run slow
     steps = max(20, round(seconds * trial_speed(workload, source, False, 50)))
     plain, supervised = [], []
     for _ in range(repeats):
