@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import math
 import statistics
 from pathlib import Path
@@ -194,10 +195,18 @@ def test_rerun_summary_and_its_gap_pass_the_plausibility_check():
     assert integrity.plausibility_flags(leaked, 20, "accuracy", True, 0.81, None, 0.1) != []
 
 
-def test_repeating_the_reruns_gives_the_committed_targets_and_gap(tmp_path: Path, monkeypatch):
+@pytest.fixture(scope="module")
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One procedure's entry (40 steps, 2 re-runs), shared by the re-run tests (each a copy)."""
+    return _procedure(tmp_path_factory.mktemp("procedure"), steps=40, evals=4, reruns=2)
+
+
+def test_repeating_the_reruns_gives_the_committed_targets_and_gap(
+    tmp_path: Path, monkeypatch, recorded: dict
+):
     """measure_train_gap repeats the recorded re-runs exactly: same targets and train_gap as the
     procedure that recorded them."""
-    entry = _procedure(tmp_path / "procedure", steps=40, evals=4, reruns=2)
+    entry = copy.deepcopy(recorded)
     assert entry["train_gap"] is not None
     assert entry["train_gap"] == target_setting.train_gap(
         entry["target_setting"]["rerun_train_lag_at_target"]
@@ -231,18 +240,18 @@ def test_targets_round_towards_the_easier_side():
     assert not target_setting.same_targets({"v": 0.9}, {"v": None})
 
 
-def _committed_entry(tmp_path: Path, monkeypatch) -> dict:
-    entry = _procedure(tmp_path / "procedure", steps=40, evals=4, reruns=2)
+def _committed_entry(recorded: dict, monkeypatch) -> dict:
+    entry = copy.deepcopy(recorded)
     monkeypatch.setattr(target_setting, "targets_table", lambda name: {"smoke": entry})
     return entry
 
 
-def test_reruns_use_the_recorded_thread_count(tmp_path: Path, monkeypatch):
+def test_reruns_use_the_recorded_thread_count(tmp_path: Path, monkeypatch, recorded: dict):
     """Float reductions depend on the thread count, so the re-runs repeat the recorded one; the
     caller's count is restored afterwards."""
     import torch
 
-    entry = _committed_entry(tmp_path, monkeypatch)
+    entry = _committed_entry(recorded, monkeypatch)
     entry["target_setting"]["environment"]["torch_threads"] = 1
     seen, run_plan = [], target_setting.tuning.run_plan
 
@@ -263,9 +272,11 @@ def test_reruns_use_the_recorded_thread_count(tmp_path: Path, monkeypatch):
         torch.set_num_threads(before)
 
 
-def test_a_failed_rerun_is_a_one_line_error_not_a_target(tmp_path: Path, monkeypatch):
+def test_a_failed_rerun_is_a_one_line_error_not_a_target(
+    tmp_path: Path, monkeypatch, recorded: dict
+):
     """A re-run that did not complete would give a best value of -inf: refused, nothing set."""
-    _committed_entry(tmp_path, monkeypatch)
+    _committed_entry(recorded, monkeypatch)
 
     def crash(specs, executor, **kwargs):
         for spec in specs:
