@@ -260,7 +260,8 @@ def test_tune_runs_two_one_thread_slots_at_once(tmp_path):
 
 
 def test_profile_choice_rules(tmp_path):
-    with pytest.raises(UserError, match="run optbench calibrate --device cuda --steps 100 -o FILE first"):
+    message = "run optbench calibrate --device cuda --steps 100 -o FILE first"
+    with pytest.raises(UserError, match=message):
         profiles.for_trials(None, "cuda", "mini")
     assert profiles.for_trials(None, "cuda:1", "smoke").name == profiles.DEFAULT_NAME
     assert profiles.for_trials(None, "cpu", "mini").name == profiles.DEFAULT_NAME
