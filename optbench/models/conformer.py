@@ -232,10 +232,7 @@ class ConformerEncoderDecoder(fe.AlgoPerfNamedTypes, nn.Module):
     def forward(
         self, audio: torch.Tensor, paddings: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        features, paddings = self.preprocessor(audio, paddings)
-        if self.training and self.config.use_specaug:
-            features, paddings = self.specaug(features, paddings)
-        outputs, paddings = self.subsample(features, paddings)
+        outputs, paddings = fe.encoder_inputs(self, audio, paddings)
         for block in self.conformers:
             outputs = block(outputs, paddings)
         return self.lin(self.ln(outputs)), paddings

@@ -146,10 +146,7 @@ class DeepspeechEncoderDecoder(fe.AlgoPerfNamedTypes, nn.Module):
     def forward(
         self, audio: torch.Tensor, paddings: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        features, paddings = self.preprocessor(audio, paddings)
-        if self.training and self.config.use_specaug:
-            features, paddings = self.specaug(features, paddings)
-        outputs, paddings = self.subsample(features, paddings)
+        outputs, paddings = fe.encoder_inputs(self, audio, paddings)
         residual = self.config.enable_residual_connections
         for layer in (*self.lstms, *self.ffns):
             update = layer(outputs, paddings)

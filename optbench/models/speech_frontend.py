@@ -390,3 +390,15 @@ class SpeechConfig:
     freq_mask_max_bins: int = 27
     time_mask_count: int = 10
     time_mask_max_ratio: float = 0.05
+
+
+def encoder_inputs(
+    model: nn.Module, audio: torch.Tensor, paddings: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """What both of AlgoPerf's speech networks feed their encoder: log-mel features of
+    ``audio`` (``model.preprocessor``), SpecAugment in training if the configuration asks for it
+    (``model.specaug``), then the subsampling convolutions (``model.subsample``)."""
+    features, paddings = model.preprocessor(audio, paddings)
+    if model.training and model.config.use_specaug:
+        features, paddings = model.specaug(features, paddings)
+    return model.subsample(features, paddings)
