@@ -33,6 +33,7 @@ Time-to-target is the submission time at the first eval whose validation metric 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -82,6 +83,10 @@ class TrialResult:
     eval_rows: list[dict[str, float]] = field(default_factory=list)
     trial_dir: Path | None = None
     supervised: bool = False
+    # Wall seconds of the trial's phases in its process: set-up (data, model, worker, speed
+    # probe), loop (timed steps, evals, checkpoints), finish (end probe). Where a verdict's time
+    # goes; never scored.
+    wall_sec: dict[str, float] | None = None
 
     def summary(self) -> dict[str, Any]:
         """The JSON-able fields (no eval rows, no paths)."""
@@ -181,6 +186,7 @@ class Trial:
     def __init__(self, workload: Any, submission: Any, config: TrialConfig, supervised: bool):
         self.workload, self.submission, self.config = workload, submission, config
         self.supervised = supervised
+        self.wall_start = time.perf_counter()
         self.budget = workload.max_allowed_runtime_sec * config.budget_scale
         self.out = config.trial_dir
         self.clock = Clock(getattr(workload, "device", torch.device("cpu")))
@@ -224,6 +230,7 @@ class Trial:
     def _loop(self) -> TrialResult:
         ts = self.train_state
         self.bar = self._progress_bar()
+        self.wall_loop = time.perf_counter()
         self.start = self.clock.now() - self.duration_before
         last_checkpoint = self.clock.now()
         stop_reason = "budget"
@@ -504,6 +511,7 @@ class Trial:
         if bar is not None:
             bar.close()
         self.worker.close()  # nothing of the submission runs while the record is written
+        finish_start = time.perf_counter()
         first = next((row for row in self.eval_rows if row.get("_reached")), None)
         rows = [{k: v for k, v in r.items() if not k.startswith("_")} for r in self.eval_rows]
         flags, speeds = self._flags(first, rows)
@@ -525,10 +533,20 @@ class Trial:
             eval_rows=rows,
             trial_dir=self.out,
             supervised=self.supervised,
+            wall_sec=self._wall_phases(finish_start),
         )
         if self.out is not None:
             self._write_record(result)
         return result
+
+    def _wall_phases(self, finish_start: float) -> dict[str, float]:
+        loop_start = getattr(self, "wall_loop", finish_start)  # a trial may fail before its loop
+        phases = {
+            "setup": loop_start - self.wall_start,
+            "loop": finish_start - loop_start,
+            "finish": time.perf_counter() - finish_start,
+        }
+        return {k: round(v, 3) for k, v in phases.items()}
 
     def _flags(
         self, first: dict[str, Any] | None, rows: list[dict[str, Any]]

@@ -124,6 +124,10 @@ def test_baseline_run_writes_algoperf_layout(tmp_path, capsys):
     assert json.loads((trial / "hparams.json").read_text()) is None  # self-tuning
     result = json.loads((trial / "result.json").read_text())
     assert result["reached_target"] and result["status"] == "completed"
+    # where the trial's wall time went: every phase recorded, the loop covers the submission
+    wall = result["wall_sec"]
+    assert set(wall) == {"setup", "loop", "finish"} and min(wall.values()) >= 0
+    assert wall["loop"] >= result["submission_time"]
 
 
 def test_batch_size_override_and_budget_scale(tmp_path, capsys):
