@@ -77,26 +77,21 @@ def positions(length: int, dim: int, device: torch.device | None = None) -> torc
     return F.pad(signal, (0, dim % 2))
 
 
-class Subsample(nn.Module):
+class Subsample(fe.Subsampling):
     """Two subsampling convolutions, a linear layer to the model width, positions, dropout."""
 
     def __init__(self, encoder_dim: int, num_bins: int = fe.NUM_BINS) -> None:
-        super().__init__()
+        super().__init__(encoder_dim)
         self.encoder_dim = encoder_dim
-        self.conv1 = fe.Conv2dSubsampling(1, encoder_dim)
-        self.conv2 = fe.Conv2dSubsampling(encoder_dim, encoder_dim)
         self.linear = nn.Linear(encoder_dim * num_bins // 4, encoder_dim)
         self.dropout = nn.Dropout(0.0)
 
     def forward(
         self, features: torch.Tensor, paddings: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        outputs, paddings = self.conv1(features[:, None], paddings)
-        outputs, paddings = self.conv2(outputs, paddings)
-        batch, channels, frames, bins = outputs.shape
-        outputs = outputs.permute(0, 2, 3, 1).reshape(batch, frames, bins * channels)
+        outputs, paddings = self.convolve(features, paddings)
         outputs = self.linear(outputs)
-        outputs = outputs + positions(frames, self.encoder_dim, outputs.device)
+        outputs = outputs + positions(outputs.shape[1], self.encoder_dim, outputs.device)
         return self.dropout(outputs), paddings
 
 
@@ -207,7 +202,7 @@ class ConformerBlock(nn.Module):
         return self.ln(inputs) if self.ln is not None else inputs
 
 
-class ConformerEncoderDecoder(fe.AlgoPerfNamedTypes, nn.Module):
+class ConformerEncoderDecoder(fe.SpeechEncoderDecoder):
     """Audio ``(B, samples)`` and paddings to logits ``(B, frames / 4, vocab)`` and their
     paddings (see the module docstring); initialised as AlgoPerf initialises it."""
 
@@ -215,24 +210,14 @@ class ConformerEncoderDecoder(fe.AlgoPerfNamedTypes, nn.Module):
         super().__init__()
         self.config = config
         self.preprocessor = fe.MelFilterbankFrontend()
-        self.specaug = fe.SpecAug(
-            freq_mask_count=config.freq_mask_count,
-            freq_mask_max_bins=config.freq_mask_max_bins,
-            time_mask_count=config.time_mask_count,
-            time_mask_max_ratio=config.time_mask_max_ratio,
-        )
+        self.specaug = fe.SpecAug.from_config(config)
         self.subsample = Subsample(config.encoder_dim)
         self.conformers = nn.ModuleList(
             ConformerBlock(config) for _ in range(config.num_encoder_layers)
         )
-        self.ln = fe.LayerNorm(config.encoder_dim)
-        self.lin = nn.Linear(config.encoder_dim, config.vocab_size)
-        fe.xavier_init(self)
+        self.add_output_layers()
 
-    def forward(
-        self, audio: torch.Tensor, paddings: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        outputs, paddings = fe.encoder_inputs(self, audio, paddings)
+    def encode(self, inputs: torch.Tensor, paddings: torch.Tensor) -> torch.Tensor:
         for block in self.conformers:
-            outputs = block(outputs, paddings)
-        return self.lin(self.ln(outputs)), paddings
+            inputs = block(inputs, paddings)
+        return inputs

@@ -67,22 +67,19 @@ def _normalise(layer: nn.Module, inputs: torch.Tensor, paddings: torch.Tensor) -
     return layer.bn_normalization_layer(inputs, paddings)
 
 
-class Subsample(nn.Module):
+class Subsample(fe.Subsampling):
+    """Two subsampling convolutions, a linear layer to the model width, dropout."""
+
     def __init__(self, config: DeepspeechConfig) -> None:
-        super().__init__()
         dim = config.encoder_dim
-        self.conv1 = fe.Conv2dSubsampling(1, dim, use_tanh=config.use_tanh)
-        self.conv2 = fe.Conv2dSubsampling(dim, dim, use_tanh=config.use_tanh)
+        super().__init__(dim, use_tanh=config.use_tanh)
         self.lin = nn.Linear(dim * fe.NUM_BINS // 4, dim)
         self.dropout = nn.Dropout(0.0)
 
     def forward(
         self, features: torch.Tensor, paddings: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        outputs, paddings = self.conv1(features[:, None], paddings)
-        outputs, paddings = self.conv2(outputs, paddings)
-        batch, channels, frames, bins = outputs.shape
-        outputs = outputs.permute(0, 2, 3, 1).reshape(batch, frames, bins * channels)
+        outputs, paddings = self.convolve(features, paddings)
         return self.dropout(self.lin(outputs)), paddings
 
 
@@ -122,35 +119,23 @@ class BatchRNN(nn.Module):
         return outputs
 
 
-class DeepspeechEncoderDecoder(fe.AlgoPerfNamedTypes, nn.Module):
+class DeepspeechEncoderDecoder(fe.SpeechEncoderDecoder):
     """Audio ``(B, samples)`` and paddings to logits ``(B, frames / 4, vocab)`` and their
     paddings (see the module docstring); initialised as AlgoPerf initialises it."""
 
     def __init__(self, config: DeepspeechConfig) -> None:
         super().__init__()
         self.config = config
-        self.specaug = fe.SpecAug(
-            freq_mask_count=config.freq_mask_count,
-            freq_mask_max_bins=config.freq_mask_max_bins,
-            time_mask_count=config.time_mask_count,
-            time_mask_max_ratio=config.time_mask_max_ratio,
-        )
+        self.specaug = fe.SpecAug.from_config(config)
         self.preprocessor = fe.MelFilterbankFrontend()
         self.subsample = Subsample(config)
         self.lstms = nn.ModuleList(BatchRNN(config) for _ in range(config.num_lstm_layers))
         self.ffns = nn.ModuleList(FeedForwardModule(config) for _ in range(config.num_ffn_layers))
-        self.ln = fe.LayerNorm(config.encoder_dim) if config.enable_decoder_layer_norm else None
-        self.lin = nn.Linear(config.encoder_dim, config.vocab_size)
-        fe.xavier_init(self)
+        self.add_output_layers(config.enable_decoder_layer_norm)
 
-    def forward(
-        self, audio: torch.Tensor, paddings: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        outputs, paddings = fe.encoder_inputs(self, audio, paddings)
+    def encode(self, inputs: torch.Tensor, paddings: torch.Tensor) -> torch.Tensor:
         residual = self.config.enable_residual_connections
         for layer in (*self.lstms, *self.ffns):
-            update = layer(outputs, paddings)
-            outputs = outputs + update if residual else update
-        if self.ln is not None:
-            outputs = self.ln(outputs)
-        return self.lin(outputs), paddings
+            update = layer(inputs, paddings)
+            inputs = inputs + update if residual else update
+        return inputs

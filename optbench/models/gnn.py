@@ -35,7 +35,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from optbench.models.unet import lecun_normal_
+from optbench.models.common import lecun_normal_
 
 NODE_FEATURES, EDGE_FEATURES = 9, 3  # ogbg-molpcba's (AlgoPerf's in_features)
 DROPOUT_RATE = 0.1  # AlgoPerf's ogbg default (model_fn's and v0.5's init default)

@@ -33,7 +33,6 @@ code that the tests train on a CPU in well under a second.
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from typing import ClassVar
@@ -43,20 +42,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from optbench import spec
+from optbench.models.common import lecun_normal_, residual
 
-# A truncated standard normal cut at +-2 has standard deviation 0.8796...; dividing by it gives
-# the truncated draw the intended standard deviation (as jax's variance scaling does).
-_TRUNCATED_NORMAL_STD = 0.87962566103423978
 NUM_CLASSES = 1000
-
-
-def lecun_normal_(module: nn.Module) -> None:
-    """AlgoPerf's ``pytorch_default_init``: truncated LeCun normal weight, zero bias."""
-    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(module.weight)
-    std = math.sqrt(1.0 / fan_in) / _TRUNCATED_NORMAL_STD
-    nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
-    if module.bias is not None:
-        nn.init.zeros_(module.bias)
 
 
 # --- ResNet-50 -------------------------------------------------------------------------------
@@ -281,11 +269,8 @@ class Encoder1DBlock(nn.Module):
         self.dropout = nn.Dropout(0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.post_ln:
-            x = self.layer_norm0(x + self.dropout(self.self_attention1(x)))
-            return self.layer_norm2(x + self.dropout(self.mlp3(x)))
-        x = x + self.dropout(self.self_attention1(self.layer_norm0(x)))
-        return x + self.dropout(self.mlp3(self.layer_norm2(x)))
+        x = residual(x, self.self_attention1, self.layer_norm0, self.dropout, self.post_ln)
+        return residual(x, self.mlp3, self.layer_norm2, self.dropout, self.post_ln)
 
 
 class CrossAttention(nn.Module):

@@ -1,6 +1,7 @@
 """The pieces AlgoPerf's two LibriSpeech networks share, in PyTorch: the in-model front-end that
 turns raw 16 kHz audio into normalised log-mel features, SpecAugment, the x4 convolutional
-subsampling, AlgoPerf's LayerNorm and padding-aware BatchNorm, and AlgoPerf's parameter types.
+subsampling, AlgoPerf's LayerNorm and padding-aware BatchNorm, AlgoPerf's parameter types, and
+the networks' common frame (:class:`SpeechEncoderDecoder`: front-end, encoder, output layer).
 
 **Front-end** (:class:`MelFilterbankFrontend`, AlgoPerf's PyTorch ``preprocessor.py``, itself
 lingvo's ``MelAsrFrontend``): samples (int16 values as floats) scaled by 2^-15, framed in 401
@@ -182,6 +183,16 @@ class SpecAug(nn.Module):
         self.time_mask_count = time_mask_count
         self.time_mask_max_ratio = time_mask_max_ratio
 
+    @classmethod
+    def from_config(cls, config: SpeechConfig) -> SpecAug:
+        """SpecAugment with the masks of a speech network's configuration."""
+        return cls(
+            freq_mask_count=config.freq_mask_count,
+            freq_mask_max_bins=config.freq_mask_max_bins,
+            time_mask_count=config.time_mask_count,
+            time_mask_max_ratio=config.time_mask_max_ratio,
+        )
+
     @staticmethod
     def keep_mask(
         choose_range: torch.Tensor,
@@ -257,6 +268,27 @@ class Conv2dSubsampling(nn.Module):
         outputs = torch.tanh(outputs) if self.use_tanh else F.relu(outputs)
         out_paddings = paddings[:, ::2]
         return outputs * (1 - out_paddings[:, None, :, None]), out_paddings
+
+
+class Subsampling(nn.Module):
+    """The two subsampling convolutions of both speech networks, ``conv1`` (1 to ``dim``
+    channels) and ``conv2`` (``dim`` to ``dim``); a subclass adds the linear layer to the model
+    width under its network's name for it, and what follows that layer."""
+
+    def __init__(self, dim: int, use_tanh: bool = False) -> None:
+        super().__init__()
+        self.conv1 = Conv2dSubsampling(1, dim, use_tanh=use_tanh)
+        self.conv2 = Conv2dSubsampling(dim, dim, use_tanh=use_tanh)
+
+    def convolve(
+        self, features: torch.Tensor, paddings: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features ``(B, T, bins)`` through both convolutions to ``(B, T / 4, bins / 4 * dim)``
+        (each frame's bins outer, channels inner, as AlgoPerf flattens them) and their paddings."""
+        outputs, paddings = self.conv1(features[:, None], paddings)
+        outputs, paddings = self.conv2(outputs, paddings)
+        batch, channels, frames, bins = outputs.shape
+        return outputs.permute(0, 2, 3, 1).reshape(batch, frames, bins * channels), paddings
 
 
 class LayerNorm(nn.Module):
@@ -392,13 +424,40 @@ class SpeechConfig:
     time_mask_max_ratio: float = 0.05
 
 
-def encoder_inputs(
-    model: nn.Module, audio: torch.Tensor, paddings: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """What both of AlgoPerf's speech networks feed their encoder: log-mel features of
-    ``audio`` (``model.preprocessor``), SpecAugment in training if the configuration asks for it
-    (``model.specaug``), then the subsampling convolutions (``model.subsample``)."""
-    features, paddings = model.preprocessor(audio, paddings)
-    if model.training and model.config.use_specaug:
-        features, paddings = model.specaug(features, paddings)
-    return model.subsample(features, paddings)
+class SpeechEncoderDecoder(AlgoPerfNamedTypes, nn.Module):
+    """What AlgoPerf's two speech networks share: audio ``(B, samples)`` and its paddings to
+    logits ``(B, frames / 4, vocab)`` and their paddings, through the subclass's front-end
+    (``preprocessor``, ``specaug``, ``subsample``), its encoder (:meth:`encode`), a final
+    LayerNorm ``ln`` (or none) and the output layer ``lin``."""
+
+    config: SpeechConfig
+
+    def add_output_layers(self, final_norm: bool = True) -> None:
+        """The final LayerNorm (with ``final_norm``) and the output layer, then AlgoPerf's
+        initialisation of the whole network (:func:`xavier_init`): the end of ``__init__``."""
+        self.ln = LayerNorm(self.config.encoder_dim) if final_norm else None
+        self.lin = nn.Linear(self.config.encoder_dim, self.config.vocab_size)
+        xavier_init(self)
+
+    def encoder_inputs(
+        self, audio: torch.Tensor, paddings: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Log-mel features of ``audio`` (``preprocessor``), SpecAugment in training if the
+        configuration asks for it (``specaug``), then the subsampling (``subsample``)."""
+        features, paddings = self.preprocessor(audio, paddings)
+        if self.training and self.config.use_specaug:
+            features, paddings = self.specaug(features, paddings)
+        return self.subsample(features, paddings)
+
+    def encode(self, inputs: torch.Tensor, paddings: torch.Tensor) -> torch.Tensor:
+        """The encoder's layers over the subsampled ``inputs`` ``(B, frames / 4, width)``."""
+        raise NotImplementedError
+
+    def forward(
+        self, audio: torch.Tensor, paddings: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        outputs, paddings = self.encoder_inputs(audio, paddings)
+        outputs = self.encode(outputs, paddings)
+        if self.ln is not None:
+            outputs = self.ln(outputs)
+        return self.lin(outputs), paddings

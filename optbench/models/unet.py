@@ -17,26 +17,12 @@ has AlgoPerf's keys.
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from optbench import spec
-
-# A truncated standard normal cut at +-2 has standard deviation 0.8796...; dividing by it makes
-# the truncated draw have the intended standard deviation (as jax's variance scaling does).
-_TRUNCATED_NORMAL_STD = 0.87962566103423978
-
-
-def lecun_normal_(module: nn.Module) -> None:
-    """AlgoPerf's ``pytorch_default_init``: truncated LeCun normal weights, zero bias."""
-    fan_in, _ = nn.init._calculate_fan_in_and_fan_out(module.weight)
-    std = math.sqrt(1.0 / fan_in) / _TRUNCATED_NORMAL_STD
-    nn.init.trunc_normal_(module.weight, std=std, a=-2 * std, b=2 * std)
-    if module.bias is not None:
-        nn.init.zeros_(module.bias)
+from optbench.models.common import lecun_normal_
 
 
 class ChannelDropout(nn.Dropout):

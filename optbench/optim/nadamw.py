@@ -14,28 +14,19 @@ NadamW by tens of percent (``tests/test_nadamw.py`` pins the difference). Hence 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
-from optbench.optim.base import check_adam_arguments, loss_of
+from optbench.optim.base import AdamArguments, adam_defaults, loss_of
 
 
 class NAdamW(torch.optim.Optimizer):
     """NAdam with decoupled weight decay, AlgoPerf's form (see the module docstring)."""
 
-    def __init__(
-        self,
-        params: Iterable[Any],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
-    ) -> None:
-        check_adam_arguments(lr, betas, eps, weight_decay)
-        super().__init__(
-            params, {"lr": lr, "betas": betas, "eps": eps, "weight_decay": weight_decay}
-        )
+    def __init__(self, params: Iterable[Any], **adam: Unpack[AdamArguments]) -> None:
+        """``adam``: ``lr``, ``betas``, ``eps``, ``weight_decay`` (see :func:`adam_defaults`)."""
+        super().__init__(params, adam_defaults(**adam))
 
     @torch.no_grad()
     def step(self, closure: Any = None) -> Any:

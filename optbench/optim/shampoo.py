@@ -22,11 +22,11 @@ as the matrix ``(shape[0], prod(shape[1:]))``, not one factor per dimension.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Unpack
 
 import torch
 
-from optbench.optim.base import check_adam_arguments, loss_of
+from optbench.optim.base import AdamArguments, adam_defaults, loss_of
 
 
 def inverse_root(matrix: torch.Tensor, root: int, eps: float) -> torch.Tensor:
@@ -56,25 +56,20 @@ class Shampoo(torch.optim.Optimizer):
     def __init__(
         self,
         params: Iterable[Any],
-        lr: float = 1e-3,
-        betas: tuple[float, float] = (0.9, 0.999),
-        eps: float = 1e-8,
-        weight_decay: float = 0.0,
+        *,
         matrix_eps: float = 1e-12,
         precondition_frequency: int = 10,
         start_preconditioning_step: int = 10,
         max_preconditioner_dim: int = 1024,
+        **adam: Unpack[AdamArguments],
     ) -> None:
-        check_adam_arguments(lr, betas, eps, weight_decay)
-        if matrix_eps <= 0 or betas[1] == 0:
+        """``adam``: ``lr``, ``betas``, ``eps``, ``weight_decay`` (see :func:`adam_defaults`)."""
+        defaults = adam_defaults(**adam)
+        if matrix_eps <= 0 or defaults["betas"][1] == 0:
             raise ValueError("matrix_eps and beta2 must be positive")
         if precondition_frequency < 1 or start_preconditioning_step < 1:
             raise ValueError("precondition_frequency and start_preconditioning_step must be >= 1")
-        defaults = {
-            "lr": lr,
-            "betas": betas,
-            "eps": eps,
-            "weight_decay": weight_decay,
+        defaults |= {
             "matrix_eps": matrix_eps,
             "precondition_frequency": precondition_frequency,
             "start_preconditioning_step": start_preconditioning_step,

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from optbench import spec
+from optbench.models.common import residual
 
 
 class SelfAttention(nn.Module):
@@ -80,8 +81,5 @@ class Block(nn.Module):
         self.dropout = nn.Dropout(0.0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.post_ln:
-            x = self.norm1(x + self.dropout(self.attn(x)))
-            return self.norm2(x + self.dropout(self.mlp(x)))
-        x = x + self.dropout(self.attn(self.norm1(x)))
-        return x + self.dropout(self.mlp(self.norm2(x)))
+        x = residual(x, self.attn, self.norm1, self.dropout, self.post_ln)
+        return residual(x, self.mlp, self.norm2, self.dropout, self.post_ln)
