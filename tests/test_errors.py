@@ -58,6 +58,12 @@ def _files(root: Path, name: str, text: str) -> str:
     return str(path)
 
 
+def _run_file(root: Path, name: str, text: str, *options: str) -> list[str]:
+    """``optbench run`` on the smoke workload of submission file ``name`` (holding ``text``,
+    written under ``root``)."""
+    return ["run", "--submission", _files(root, name, text), *SMOKE, *options]
+
+
 def _locked(root: Path) -> str:
     """An experiment folder whose fmnist_mlp trial is locked by a live process (this one)."""
     trial = root / "locked" / "nadamw" / "study_1" / "fmnist_mlp_pytorch" / "trial_1"
@@ -105,38 +111,19 @@ CASES = {
         "not found",
     ),
     "submission-does-not-import": (
-        lambda t, e: ["run", "--submission", _files(t, "bad.py", "def broken(:\n"), *SMOKE],
+        lambda t, e: _run_file(t, "bad.py", "def broken(:\n"),
         "failed to import",
     ),
     "submission-misses-functions": (
-        lambda t, e: [
-            "run",
-            "--submission",
-            _files(t, "half.py", "def get_batch_size(n):\n    return 8\n"),
-            *SMOKE,
-        ],
+        lambda t, e: _run_file(t, "half.py", "def get_batch_size(n):\n    return 8\n"),
         "lacks required function(s)",
     ),
     "submission-wrong-batch-size-type": (
-        lambda t, e: [
-            "run",
-            "--submission",
-            _files(t, "bs.py", BAD_BATCH),
-            *SMOKE,
-            "--experiment-dir",
-            str(t / "new"),
-        ],
+        lambda t, e: _run_file(t, "bs.py", BAD_BATCH, "--experiment-dir", str(t / "new")),
         "not a positive int",
     ),
     "submission-wrong-return-type": (
-        lambda t, e: [
-            "run",
-            "--submission",
-            _files(t, "ret.py", WRONG_RETURN),
-            *SMOKE,
-            "--experiment-dir",
-            str(t / "new"),
-        ],
+        lambda t, e: _run_file(t, "ret.py", WRONG_RETURN, "--experiment-dir", str(t / "new")),
         "must return (optimizer_state, params, model_state), got int",
     ),
     "search-space-malformed-json": (
@@ -283,42 +270,25 @@ CASES = {
         "is not a folder",
     ),
     "submission-needs-algoperf-extra": (
-        lambda t, e: ["run", "--submission", _files(t, "o.py", "import optax\n"), *SMOKE],
+        lambda t, e: _run_file(t, "o.py", "import optax\n"),
         "pip install 'optbench[algoperf]'",
     ),
     "submission-imports-checkout-path": (
-        lambda t, e: [
-            "run",
-            "--submission",
-            _files(t, "c.py", "from submissions.team.algo import x\n"),
-            *SMOKE,
-        ],
+        lambda t, e: _run_file(t, "c.py", "from submissions.team.algo import x\n"),
         "pass --import-root DIR",
     ),
     "submission-exits-at-import": (
-        lambda t, e: ["run", "--submission", _files(t, "x.py", "raise SystemExit(0)\n"), *SMOKE],
+        lambda t, e: _run_file(t, "x.py", "raise SystemExit(0)\n"),
         "called sys.exit(0) while importing",
     ),
     "get-batch-size-raises": (
-        lambda t, e: [
-            "run",
-            "--submission",
-            _files(t, "gb.py", BAD_BATCH.replace("'big'", "name + 1")),
-            *SMOKE,
-            "--experiment-dir",
-            str(t / "new"),
-        ],
+        lambda t, e: _run_file(
+            t, "gb.py", BAD_BATCH.replace("'big'", "name + 1"), "--experiment-dir", str(t / "new")
+        ),
         "get_batch_size('fmnist_mlp') raised TypeError",
     ),
     "submission-other-source-same-name": (
-        lambda t, e: [
-            "run",
-            "--submission",
-            _files(t, "nadamw.py", WRONG_RETURN),
-            *SMOKE,
-            "--experiment-dir",
-            str(e),
-        ],
+        lambda t, e: _run_file(t, "nadamw.py", WRONG_RETURN, "--experiment-dir", str(e)),
         "holds a trial of another source of a submission named 'nadamw'",
     ),
     "validate-leaderboard-missing": (

@@ -13,6 +13,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from checks import stalling_submission
 
 from optbench import results, search_space, tuning
 from optbench.executors import InlineExecutor, LocalProcessExecutor, TrialInterrupted
@@ -117,24 +118,11 @@ def test_inline_executor_submits_a_finished_future(tmp_path):
 
 # A submission whose trial (tag from its hyperparameters) records, in init_optimizer_state, its
 # supervisor's pid and the CPUs it may use, then stalls on its first attempt.
-STALLER = """
-import json, os, pathlib, time
-from optbench.algorithms import nadamw
-
-_b = nadamw.SUBMISSION
-get_batch_size, data_selection = _b.get_batch_size, _b.data_selection
-update_params = _b.update_params
-HERE = pathlib.Path(__file__).parent / "marks"
-
-def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
-    tag = int(hyperparameters.tag)
-    attempt = 1 + len(list(HERE.glob(f"{tag}_*")))
-    mark = {"supervisor": os.getppid(), "cpus": sorted(os.sched_getaffinity(0))}
-    (HERE / f"{tag}_{attempt}").write_text(json.dumps(mark))
-    if attempt == 1:
-        time.sleep(300)
-    return _b.init_optimizer_state(workload, model_params, model_state, hyperparameters, rng)
-"""
+STALLER = stalling_submission(
+    mark='json.dumps({"supervisor": os.getppid(), "cpus": sorted(os.sched_getaffinity(0))})',
+    stalls="attempt == 1",
+    seconds=300,
+)
 
 
 def _alive(pid: int) -> bool:

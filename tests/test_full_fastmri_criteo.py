@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from checks import algoperf_targets_and_budget, meta_network, sgd_step, train_forward
 from scipy import ndimage
 
 from optbench import prng, spec
@@ -41,13 +42,9 @@ PARAM_COUNTS = {
 
 @pytest.mark.parametrize("name", FASTMRI + CRITEO)
 def test_full_models_have_algoperf_parameter_counts(name):
-    workload = get_workload(name, "full")
-    with torch.device("meta"):
-        model = workload._build_model()
-    assert sum(p.numel() for p in model.parameters()) == PARAM_COUNTS[name]
+    workload, model = meta_network(name, PARAM_COUNTS[name])
     last = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)]
     assert workload.output_layer == last[-1]
-    workload._model = model
     types = workload.model_params_types
     if name.startswith("criteo"):
         assert types["embedding_chunk_0"] == spec.ParameterType.EMBEDDING
@@ -67,12 +64,9 @@ def test_targets_and_budgets_are_algoperfs():
         "criteo1tb_resnet": (0.12415, 0.12648),
         "criteo1tb_embed_init": (0.129657, 0.131967),
     }
-    for name, (validation, test) in facts.items():
-        w = get_workload(name, "full")
+    for name, targets in facts.items():
         budget = (4430.0, 80.0, 18094) if name.startswith("fastmri") else (7703.0, 120.0, 10666)
-        assert (w.validation_target_value, w.test_target_value) == (validation, test)
-        assert (w.max_allowed_runtime_sec, w.eval_period_time_sec, w.step_hint) == budget
-        assert w.size == "full" and w._settings.source.startswith("AlgoPerf")
+        algoperf_targets_and_budget(name, targets, budget)
     assert get_workload("fastmri", "full").has_reached_validation_target({"validation/ssim": 0.73})
     assert not get_workload("criteo1tb", "full").has_reached_validation_target(
         {"validation/loss": 0.124}
@@ -283,16 +277,8 @@ def test_fastmri_malformed_input_is_one_line_naming_the_file(tmp_path):
 # --- one step and one evaluation of every model, at a reduced (test-only) width ----------------
 def _one_step_and_eval(workload, batch_size: int) -> dict[str, float]:
     workload.load_data()
-    model, state = workload.init_model_fn(prng.key(0))
-    batch = next(workload._build_input_queue(prng.key(1), "train", None, batch_size))
-    logits, _ = workload.model_fn(
-        model, batch, state, spec.ForwardPassMode.TRAIN, prng.key(2), update_batch_norm=True
-    )
-    loss = workload.loss_fn(batch["targets"], logits)
-    before = [p.detach().clone() for p in model.parameters()]
-    (loss["summed"] / loss["n_valid_examples"]).backward()
-    torch.optim.SGD(model.parameters(), lr=1e-3).step()
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    model, state, batch, logits = train_forward(workload, batch_size)
+    sgd_step(model, workload.loss_fn(batch["targets"], logits), lr=1e-3)
     return workload.eval_model(64, model, state, prng.key(3))
 
 

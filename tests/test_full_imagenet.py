@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from checks import one_line_error
+from checks import nadamw_two_steps, one_line_error, one_torch_thread, sgd_step, train_forward
 from PIL import Image
 
 from optbench import prng, spec
@@ -67,11 +67,8 @@ PER_CLASS = {"train": 3, "val": 1}
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    """Tiny networks: a second torch thread only spins on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 def _jpeg(rng: np.random.Generator, colour: int) -> Image.Image:
@@ -255,15 +252,10 @@ def test_truncated_records_are_refused(tmp_path):
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_one_training_step_and_eval_at_reduced_width(name, data_dir):
     workload = BY_NAME[name](data_dir=data_dir, reduced=True)
-    model, state = workload.init_model_fn(prng.key(0))
-    batch = next(workload._build_input_queue(prng.key(1), "train", None, 2))
-    logits, state = workload.model_fn(
-        model, batch, state, spec.ForwardPassMode.TRAIN, prng.key(2), True
-    )
+    model, state, batch, logits = train_forward(workload, 2)
     loss = workload.loss_fn(batch["targets"], logits, label_smoothing=0.1)
     assert logits.shape == (2, 1000) and int(loss["n_valid_examples"]) == 2
-    (loss["summed"] / 2).backward()
-    torch.optim.SGD(model.parameters(), lr=0.1).step()
+    sgd_step(model, loss, lr=0.1)
     metrics = workload.eval_model(8, model, state, prng.key(3))
     assert (metrics["validation/num_examples"], metrics["test/num_examples"]) == (2, 2)
     for split in ("train", "validation", "test"):
@@ -273,21 +265,9 @@ def test_one_training_step_and_eval_at_reduced_width(name, data_dir):
 def test_nadamw_trains_through_the_runner(data_dir, tmp_path):
     """The real runner (timing, evals, result files) on the reduced ViT-MAP variant, as the
     mixed soft targets reach the submission's loss."""
-    from optbench.runner import run_trial
-    from optbench.submission import load_submission
-
     workload = vit.ImageNetViTMap(data_dir=data_dir, reduced=True)
-    result = run_trial(
-        workload,
-        load_submission("nadamw"),
-        max_steps=2,
-        batch_size=2,
-        eval_every_steps=2,
-        probe_speed=False,
-        trial_dir=tmp_path / "trial",
-    )
-    assert result.status == "completed", result.failure
-    assert result.global_step == 2 and "test/accuracy" in result.eval_rows[-1]
+    result = nadamw_two_steps(workload, tmp_path / "trial")
+    assert "test/accuracy" in result.eval_rows[-1]
 
 
 def test_every_randaugment_operation():

@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from checks import one_line_error
+from checks import (
+    algoperf_targets_and_budget,
+    meta_network,
+    nadamw_two_steps,
+    one_line_error,
+    one_torch_thread,
+    sgd_step,
+)
 
 from optbench import prng, spec
 from optbench.data import librispeech, speech
@@ -79,11 +86,8 @@ WIDTH = 16
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    """Tiny networks: a second torch thread only spins on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 def _speak(text: str) -> np.ndarray:
@@ -153,11 +157,7 @@ def _copy(data_dir: Path, tmp_path: Path) -> Path:
 # --- networks, targets, batch sizes (no data) ------------------------------------------------
 @pytest.mark.parametrize("name", sorted(PARAMS))
 def test_parameter_counts_and_types_are_algoperfs(name):
-    workload = get_workload(name, "full")
-    with torch.device("meta"):
-        model = workload._build_model()
-    assert sum(p.numel() for p in model.parameters()) == PARAMS[name]
-    workload._model = model
+    workload, _ = meta_network(name, PARAMS[name])
     assert [k for k in workload.param_shapes if workload.is_output_params(k)] == [
         "lin.weight",
         "lin.bias",
@@ -190,18 +190,12 @@ def test_parameter_counts_and_types_are_algoperfs(name):
 
 
 def test_targets_budgets_and_sizes_are_algoperfs():
-    for name, (validation, test) in TARGETS.items():
-        workload = get_workload(name, "full")
-        assert (workload.validation_target_value, workload.test_target_value) == (validation, test)
+    for name, targets in TARGETS.items():
         budget = (58_015, 1440, 76_000) if name in CONFORMER else (44_405, 1440, 38_400)
-        assert (
-            workload.max_allowed_runtime_sec,
-            workload.eval_period_time_sec,
-            workload.step_hint,
-        ) == budget
+        workload = algoperf_targets_and_budget(name, targets, budget)
         assert workload.target_metric_name == "wer" and not workload.metric_higher_is_better
         assert workload.loss_type == spec.LossType.CTC_LOSS
-        assert workload.properties()["size"] == "full" and "AlgoPerf" in workload._settings.source
+        assert workload.properties()["size"] == "full"
         if workload.base_name is not None:  # a variant's file holds its targets only
             assert not set(BASE_BUDGET_FIELDS) & set(targets_table(name)["full"])
     assert get_workload("librispeech_conformer", "full").has_reached_validation_target(
@@ -409,8 +403,7 @@ def test_one_training_step_and_eval_at_test_width(name, data_dir):
     loss = workload.loss_fn(batch["targets"], (logits, paddings))
     tokens = (1 - batch["targets"][1]).sum()
     assert loss["n_valid_examples"] == tokens and torch.isfinite(loss["summed"])
-    (loss["summed"] / loss["n_valid_examples"]).backward()
-    torch.optim.SGD(model.parameters(), lr=0.01).step()
+    sgd_step(model, loss, lr=0.01)
     after = {k: v for k, v in model.state_dict().items() if "running" in k}
     assert bool(before) == (name != "librispeech_deepspeech_norm_and_spec_aug")  # BatchNorms
     assert all(not torch.equal(before[k], after[k]) for k in before)
@@ -435,21 +428,9 @@ def test_update_batch_norm_off_keeps_the_running_statistics(data_dir):
 
 def test_nadamw_trains_through_the_runner(data_dir, tmp_path):
     """The real runner (timing, evals, result files) on the Conformer at a test width."""
-    from optbench.runner import run_trial
-    from optbench.submission import load_submission
-
     workload = get_workload("librispeech_conformer", "full", data_dir=data_dir, test_width=WIDTH)
-    result = run_trial(
-        workload,
-        load_submission("nadamw"),
-        max_steps=2,
-        batch_size=2,
-        eval_every_steps=2,
-        probe_speed=False,
-        trial_dir=tmp_path / "trial",
-    )
-    assert result.status == "completed", result.failure
-    assert result.global_step == 2 and "test/wer" in result.eval_rows[-1]
+    result = nadamw_two_steps(workload, tmp_path / "trial")
+    assert "test/wer" in result.eval_rows[-1]
 
 
 def test_data_parallel_ranks_take_their_part_of_every_pair():

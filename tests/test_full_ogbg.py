@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from checks import algoperf_targets_and_budget, meta_network, sgd_step, train_forward
 
 from optbench import distributed, prng, spec
 from optbench.data import ogbg
@@ -44,10 +45,7 @@ TARGETS = {  # AlgoPerf's (validation, test) mean average precision
 
 @pytest.mark.parametrize("name", NAMES)
 def test_full_models_have_algoperf_parameter_counts(name):
-    workload = get_workload(name, "full")
-    with torch.device("meta"):
-        model = workload._build_model()
-    assert sum(p.numel() for p in model.parameters()) == PARAM_COUNTS[name]
+    workload, model = meta_network(name, PARAM_COUNTS[name])
     names = [n for n, _ in model.named_parameters()]
     assert names[:4] == [
         "node_embedder.weight",
@@ -60,7 +58,6 @@ def test_full_models_have_algoperf_parameter_counts(name):
     steps = 3 if name == "ogbg_model_size" else 5
     assert f"graph_network.{steps - 1}.update_global_fn.norm_0.bias" in names
     assert f"graph_network.{steps}.update_edge_fn.dense_0.weight" not in names
-    workload._model = model
     assert workload.is_output_params("decoder.bias") and not workload.is_output_params(
         "edge_embedder.bias"
     )
@@ -93,15 +90,8 @@ def test_initialisation_is_algoperfs():
 
 
 def test_targets_and_budgets_are_algoperfs():
-    for name, (validation, test) in TARGETS.items():
-        w = get_workload(name, "full")
-        assert (w.validation_target_value, w.test_target_value) == (validation, test)
-        assert (w.max_allowed_runtime_sec, w.eval_period_time_sec, w.step_hint) == (
-            12011.0,
-            240.0,
-            52000,
-        )
-        assert w.size == "full" and w._settings.source.startswith("AlgoPerf")
+    for name, targets in TARGETS.items():
+        w = algoperf_targets_and_budget(name, targets, (12011.0, 240.0, 52000))
         assert w.target_metric_name == "mean_average_precision" and w.metric_higher_is_better
     w = get_workload("ogbg", "full")
     assert w.has_reached_validation_target({"validation/mean_average_precision": 0.29})
@@ -480,18 +470,11 @@ def test_inconsistent_files_are_refused(molpcba_dir, tmp_path, name, rows, match
 def test_trains_one_step_and_evaluates(name, molpcba_dir, tmp_path):
     workload = get_workload(name, "full", data_dir=molpcba_dir, cache_dir=tmp_path, test_width=8)
     workload.load_data()
-    model, state = workload.init_model_fn(prng.key(0))
+    model, state, batch, logits = train_forward(workload, 4)
     assert workload._dropout_rate == 0.1  # AlgoPerf's ogbg default
-    batch = next(workload._build_input_queue(prng.key(1), "train", None, 4))
-    logits, _ = workload.model_fn(
-        model, batch, state, spec.ForwardPassMode.TRAIN, prng.key(2), update_batch_norm=True
-    )
     assert logits.shape == batch["targets"].shape == (5, 128)
     loss = workload.loss_fn(batch["targets"], logits, batch["weights"], label_smoothing=0.1)
-    before = [p.detach().clone() for p in model.parameters()]
-    (loss["summed"] / loss["n_valid_examples"]).backward()
-    torch.optim.SGD(model.parameters(), lr=1e-2).step()
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    sgd_step(model, loss, lr=1e-2)
     results = workload.eval_model(workload.eval_batch_size, model, state, prng.key(3))
     # A split smaller than a batch is padded to what it needs, not to 4,096 graphs.
     assert len(next(workload._eval_batches("validation", 4096))["n_node"]) == 4

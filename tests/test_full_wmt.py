@@ -13,6 +13,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from checks import (
+    algoperf_targets_and_budget,
+    meta_network,
+    one_torch_thread,
+    sgd_step,
+    train_forward,
+)
 
 from optbench import prng, spec
 from optbench.errors import UserError
@@ -30,10 +37,8 @@ from optbench.data import wmt  # noqa: E402  (after the skip: it needs sentencep
 def one_thread():
     """The models here are tiny: one intra-op thread is fastest, and on a shared machine two
     threads spin-wait for each other many times over."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        yield
 
 
 NAMES = ("wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh")
@@ -54,11 +59,7 @@ PARAM_COUNTS = {
 
 @pytest.mark.parametrize("name", NAMES)
 def test_full_models_have_algoperf_parameter_counts_and_names(name):
-    workload = get_workload(name, "full")
-    with torch.device("meta"):
-        model = workload._build_model()
-    assert sum(p.numel() for p in model.parameters()) == PARAM_COUNTS[name]
-    workload._model = model
+    workload, _ = meta_network(name, PARAM_COUNTS[name])
     shapes, types = workload.param_shapes, workload.model_params_types
     # AlgoPerf's parameter names, shapes and types (param_utils.pytorch_param_types)
     assert shapes["shared_embedding.weight"].shape_tuple == (32000, 1024)
@@ -86,16 +87,10 @@ def test_targets_and_budgets_are_algoperfs():
         "wmt_attention_temp": (29.3379, 29.4143),
         "wmt_glu_tanh": (29.5779, 29.0515),
     }
-    for name, (validation, test) in facts.items():
-        w = get_workload(name, "full")
-        assert (w.validation_target_value, w.test_target_value) == (validation, test)
-        assert (w.max_allowed_runtime_sec, w.eval_period_time_sec, w.step_hint) == (
-            43336.0,
-            840.0,
-            120000,
-        )
+    for name, targets in facts.items():
+        w = algoperf_targets_and_budget(name, targets, (43336.0, 840.0, 120000))
         assert w.target_metric_name == "bleu" and w.metric_higher_is_better
-        assert w.eval_batch_size == 128 and w._settings.source.startswith("AlgoPerf")
+        assert w.eval_batch_size == 128
     assert get_workload("wmt", "full").has_reached_validation_target({"validation/bleu": 31.0})
     with pytest.raises(UserError, match="'wmt' has no size 'mini'; choose one of full"):
         get_workload("wmt", "mini")
@@ -367,19 +362,12 @@ def test_trains_one_step_and_evaluates(name, wmt_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(Wmt, "max_decode_len", 12)
     workload = get_workload(name, "full", data_dir=wmt_dir, cache_dir=tmp_path, test_width=16)
     workload.load_data()
-    model, state = workload.init_model_fn(prng.key(0))
+    model, state, batch, logits = train_forward(workload, 1)
     assert workload._dropout_rate == 0.1  # AlgoPerf's WMT default
-    batch = next(workload._build_input_queue(prng.key(1), "train", None, 1))
-    logits, _ = workload.model_fn(
-        model, batch, state, spec.ForwardPassMode.TRAIN, prng.key(2), True
-    )
     assert logits.shape == (1, 256, 48)  # at a test width: the tokenizer's vocabulary
     loss = workload.loss_fn(batch["targets"], logits, batch["weights"], label_smoothing=0.1)
     assert loss["n_valid_examples"] == batch["weights"].sum()
-    before = [p.detach().clone() for p in model.parameters()]
-    (loss["summed"] / loss["n_valid_examples"]).backward()
-    torch.optim.SGD(model.parameters(), lr=1e-2).step()
-    assert any(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    sgd_step(model, loss, lr=1e-2)
     assert workload.properties()["test_width"] == 16
     if name != "wmt":
         return

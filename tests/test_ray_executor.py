@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import pytest
+from checks import stalling_submission
 
 from optbench import search_space, tuning
 from optbench.executors import ray_executor
@@ -34,23 +35,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # Trial ``tag`` (a hyperparameter) records each attempt, with its supervisor's pid (the Ray
 # worker running the task) and its own, when its submission's worker starts; its first
 # ``stalls`` attempts then stall (in the untimed init_optimizer_state) until something ends them.
-SUBMISSION = """
-import os, pathlib, time
-from optbench.algorithms import nadamw
-
-_b = nadamw.SUBMISSION
-get_batch_size, data_selection = _b.get_batch_size, _b.data_selection
-update_params = _b.update_params
-MARKS = pathlib.Path(__file__).parent / "marks"
-
-def init_optimizer_state(workload, model_params, model_state, hyperparameters, rng):
-    tag = int(hyperparameters.tag)
-    attempt = 1 + len(list(MARKS.glob(f"{tag}_*")))
-    (MARKS / f"{tag}_{attempt}").write_text(f"{os.getppid()} {os.getpid()}")
-    if attempt <= int(hyperparameters.stalls):
-        time.sleep(600)
-    return _b.init_optimizer_state(workload, model_params, model_state, hyperparameters, rng)
-"""
+SUBMISSION = stalling_submission(
+    mark='f"{os.getppid()} {os.getpid()}"',
+    stalls="attempt <= int(hyperparameters.stalls)",
+    seconds=600,
+)
 # Trial 1: its first worker is killed; the retry, in another worker, stalls until the study is
 # interrupted; run again, the trial completes. Trial 2: both its workers killed: failed.
 POINTS = [{"tag": 1, "stalls": 2}, {"tag": 2, "stalls": 2}]
