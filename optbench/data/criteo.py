@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from optbench.data.data_dir import search_data_dir
 from optbench.errors import UserError
 
 NUM_DENSE, NUM_SPARSE = 13, 26
@@ -108,15 +109,14 @@ _HEX[list(b"0123456789abcdef")] = True
 # --- files -------------------------------------------------------------------------------------
 def find_root(data_dir: Path | None) -> Path:
     """The folder holding the ``day_<d>_<NN>`` files."""
-    if data_dir is None:
-        raise UserError(
-            f"criteo1tb needs --data-dir: the folder holding day_0_00 ... day_23_35, as "
-            f"{SETUP_STEP} leaves it"
-        )
-    for root in (Path(data_dir), Path(data_dir) / "criteo1tb"):
-        if (root / "day_23_00").is_file():
-            return root
-    raise UserError(f"{Path(data_dir) / 'day_23_00'} not found: make it with {SETUP_STEP}")
+    return search_data_dir(
+        data_dir,
+        needs="criteo1tb needs --data-dir: the folder holding day_0_00 ... day_23_35, as "
+        f"{SETUP_STEP} leaves it",
+        folders=("criteo1tb",),
+        is_root=lambda root: (root / "day_23_00").is_file(),
+        missing=lambda data_dir: f"{data_dir / 'day_23_00'} not found: make it with {SETUP_STEP}",
+    )
 
 
 def split_files(root: Path, split: str) -> list[Path]:

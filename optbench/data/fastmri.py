@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from optbench.data.data_dir import search_data_dir
 from optbench.errors import UserError
 
 TRAIN_DIR, VAL_DIR = "knee_singlecoil_train", "knee_singlecoil_val"
@@ -59,16 +60,19 @@ def h5py_module() -> Any:
 
 def find_root(data_dir: Path | None) -> Path:
     """The folder holding ``knee_singlecoil_train/`` and ``knee_singlecoil_val/``."""
-    if data_dir is None:
-        raise UserError(
-            f"fastmri needs --data-dir: the folder holding {TRAIN_DIR}/ and {VAL_DIR}/, as "
-            f"{SETUP_STEP} leaves it"
-        )
-    for root in (Path(data_dir), Path(data_dir) / "fastmri"):
-        if (root / TRAIN_DIR).is_dir() and (root / VAL_DIR).is_dir():
-            return root
-    missing = TRAIN_DIR if not (Path(data_dir) / TRAIN_DIR).is_dir() else VAL_DIR
-    raise UserError(f"{Path(data_dir) / missing} not found: make it with {SETUP_STEP}")
+
+    def missing(data_dir: Path) -> str:
+        folder = TRAIN_DIR if not (data_dir / TRAIN_DIR).is_dir() else VAL_DIR
+        return f"{data_dir / folder} not found: make it with {SETUP_STEP}"
+
+    return search_data_dir(
+        data_dir,
+        needs=f"fastmri needs --data-dir: the folder holding {TRAIN_DIR}/ and {VAL_DIR}/, as "
+        f"{SETUP_STEP} leaves it",
+        folders=("fastmri",),
+        is_root=lambda root: (root / TRAIN_DIR).is_dir() and (root / VAL_DIR).is_dir(),
+        missing=missing,
+    )
 
 
 def split_files(root: Path, split: str) -> list[Path]:

@@ -43,11 +43,10 @@ import io
 import math
 import os
 import re
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
@@ -55,6 +54,8 @@ import torch
 from PIL import Image
 
 from optbench.data import tfrecord
+from optbench.data.data_dir import search_data_dir
+from optbench.data.prefetcher import Fill, PoolPrefetcher
 from optbench.data.randaugment import rand_augment
 from optbench.errors import UserError
 
@@ -149,17 +150,16 @@ def open_image(source: Path | bytes, where: str, step: str) -> Image.Image:
 def find_root(data_dir: Path | None) -> Path:
     """The folder holding ``train/`` and ``val/``: ``data_dir`` or ``data_dir/imagenet/pytorch``
     (or ``data_dir/pytorch``)."""
-    if data_dir is None:
-        raise UserError(
-            f"ImageNet needs --data-dir: the folder imagenet/pytorch that {SETUP} makes "
-            "(holding train/, val/ and imagenet_v2/)"
-        )
-    for candidate in (data_dir, data_dir / "imagenet" / "pytorch", data_dir / "pytorch"):
-        if (candidate / "train").is_dir():
-            return candidate
-    raise UserError(
-        f"{data_dir / 'train'} not found (nor {data_dir / 'imagenet' / 'pytorch' / 'train'}): "
-        f"made by {STEP_TRAIN}; pass --data-dir DATA/imagenet/pytorch"
+    return search_data_dir(
+        data_dir,
+        needs=f"ImageNet needs --data-dir: the folder imagenet/pytorch that {SETUP} makes "
+        "(holding train/, val/ and imagenet_v2/)",
+        folders=("imagenet/pytorch", "pytorch"),
+        is_root=lambda root: (root / "train").is_dir(),
+        missing=lambda data_dir: (
+            f"{data_dir / 'train'} not found (nor {data_dir / 'imagenet' / 'pytorch' / 'train'}): "
+            f"made by {STEP_TRAIN}; pass --data-dir DATA/imagenet/pytorch"
+        ),
     )
 
 
@@ -372,39 +372,17 @@ def _fill(images: np.ndarray, labels: np.ndarray, example: Example, start: int, 
         images[k], labels[k] = example(k)
 
 
-class Prefetcher(Iterator[tuple[torch.Tensor, torch.Tensor]]):
+class Prefetcher(PoolPrefetcher[BatchJob, tuple[torch.Tensor, torch.Tensor]]):
     """``(images, labels)`` of each job, images ``(n, 224, 224, 3)`` and int64 labels, decoded by
     the thread pool in chunks of ``chunk`` examples while the previous ``depth - 1`` batches are
     consumed."""
 
-    def __init__(
-        self, jobs: Iterator[BatchJob], depth: int = 2, chunk: int = 8, pin_memory: bool = False
-    ) -> None:
-        self._jobs, self._depth, self._chunk, self._pin = jobs, depth, chunk, pin_memory
-        self._pending: deque[tuple[torch.Tensor, torch.Tensor, list[Future]]] = deque()
-        self._exhausted = False
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        return thread_pool()
 
-    def _submit(self) -> None:
-        job = next(self._jobs, None)
-        if job is None:
-            self._exhausted = True
-            return
+    def _start(self, job: BatchJob) -> tuple[tuple[torch.Tensor, torch.Tensor], int, Fill]:
         shape = (job.size, CROP_SIZE, CROP_SIZE, 3)
         images = torch.empty(shape, dtype=job.dtype, pin_memory=self._pin)
         labels = torch.empty(job.size, dtype=torch.int64)
-        arrays = images.numpy(), labels.numpy()
-        futures = [
-            thread_pool().submit(_fill, *arrays, job.example, k, min(k + self._chunk, job.size))
-            for k in range(0, job.size, self._chunk)
-        ]
-        self._pending.append((images, labels, futures))
-
-    def __next__(self) -> tuple[torch.Tensor, torch.Tensor]:
-        while not self._exhausted and len(self._pending) < self._depth:
-            self._submit()
-        if not self._pending:
-            raise StopIteration
-        images, labels, futures = self._pending.popleft()
-        for future in futures:
-            future.result()  # re-raises a decoding error
-        return images, labels
+        fill = partial(_fill, images.numpy(), labels.numpy(), job.example)
+        return (images, labels), job.size, fill

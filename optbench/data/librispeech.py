@@ -31,16 +31,17 @@ from __future__ import annotations
 
 import csv
 import os
-from collections import deque
-from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, partial
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from optbench.data.data_dir import search_data_dir
+from optbench.data.prefetcher import Fill, PoolPrefetcher
 from optbench.errors import UserError
 
 SUBSETS: dict[str, tuple[str, ...]] = {
@@ -66,19 +67,17 @@ STEP_PREPROCESS = (
 def find_root(data_dir: Path | None) -> Path:
     """The folder holding ``spm_model.vocab`` and the subsets: ``data_dir`` or
     ``data_dir/librispeech``."""
-    if data_dir is None:
-        raise UserError(
-            f"LibriSpeech needs --data-dir: the folder librispeech that {SETUP} makes (holding "
-            f"{TOKENIZER_FILE}, the <subset>.csv files and the <subset>/ folders)"
-        )
-    data_dir = Path(data_dir)
-    for candidate in (data_dir, data_dir / "librispeech"):
-        if (candidate / TOKENIZER_FILE).is_file():
-            return candidate
-    raise UserError(
-        f"{data_dir / TOKENIZER_FILE} not found (nor "
-        f"{data_dir / 'librispeech' / TOKENIZER_FILE}): made by {STEP_TOKENIZER}; pass "
-        "--data-dir DATA/librispeech"
+    return search_data_dir(
+        data_dir,
+        needs=f"LibriSpeech needs --data-dir: the folder librispeech that {SETUP} makes (holding "
+        f"{TOKENIZER_FILE}, the <subset>.csv files and the <subset>/ folders)",
+        folders=("librispeech",),
+        is_root=lambda root: (root / TOKENIZER_FILE).is_file(),
+        missing=lambda data_dir: (
+            f"{data_dir / TOKENIZER_FILE} not found (nor "
+            f"{data_dir / 'librispeech' / TOKENIZER_FILE}): made by {STEP_TOKENIZER}; pass "
+            "--data-dir DATA/librispeech"
+        ),
     )
 
 
@@ -233,27 +232,15 @@ def thread_pool() -> ThreadPoolExecutor:
 Batch = dict[str, tuple[torch.Tensor, torch.Tensor]]
 
 
-class Prefetcher(Iterator[Batch]):
+class Prefetcher(PoolPrefetcher[tuple[Split, np.ndarray], Batch]):
     """The batches of ``(split, ids)`` jobs as CPU tensors (see the module docstring), read by
     the thread pool in chunks of ``chunk`` utterances while the previous ``depth - 1`` batches
     are consumed."""
 
-    def __init__(
-        self,
-        jobs: Iterator[tuple[Split, np.ndarray]],
-        depth: int = 2,
-        chunk: int = 8,
-        pin_memory: bool = False,
-    ) -> None:
-        self._jobs, self._depth, self._chunk, self._pin = jobs, depth, chunk, pin_memory
-        self._pending: deque[tuple[Batch, list[Future]]] = deque()
-        self._exhausted = False
+    def _thread_pool(self) -> ThreadPoolExecutor:
+        return thread_pool()
 
-    def _submit(self) -> None:
-        job = next(self._jobs, None)
-        if job is None:
-            self._exhausted = True
-            return
+    def _start(self, job: tuple[Split, np.ndarray]) -> tuple[Batch, int, Fill]:
         split, ids = job
         n = len(ids)
 
@@ -267,19 +254,5 @@ class Prefetcher(Iterator[Batch]):
             empty(MAX_TARGET_LENGTH),
         )
         arrays = tuple(t.numpy() for t in tensors)
-        futures = [
-            thread_pool().submit(_fill, split, ids, arrays, k, min(k + self._chunk, n))
-            for k in range(0, n, self._chunk)
-        ]
         batch = {"inputs": tensors[:2], "targets": tensors[2:]}
-        self._pending.append((batch, futures))
-
-    def __next__(self) -> Batch:
-        while not self._exhausted and len(self._pending) < self._depth:
-            self._submit()
-        if not self._pending:
-            raise StopIteration
-        batch, futures = self._pending.popleft()
-        for future in futures:
-            future.result()  # re-raises a reading error
-        return batch
+        return batch, n, partial(_fill, split, ids, arrays)

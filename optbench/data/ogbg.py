@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from optbench.data.cache import cached_arrays
+from optbench.data.data_dir import search_data_dir
 from optbench.errors import UserError
 
 NUM_TASKS = 128
@@ -70,13 +71,13 @@ def _is_root(path: Path) -> bool:
 
 def find_root(data_dir: Path | None) -> Path:
     """The folder holding ``raw/`` and ``split/scaffold/`` (``data_dir`` or a folder in it)."""
-    if data_dir is None:
-        raise UserError(f"ogbg needs --data-dir: {HOW_TO_GET}")
-    data_dir = Path(data_dir)
-    for root in (data_dir, *(data_dir / name for name in FOLDERS)):
-        if _is_root(root):
-            return root
-    raise UserError(f"{data_dir / FOLDERS[0] / 'raw'} not found: {HOW_TO_GET}")
+    return search_data_dir(
+        data_dir,
+        needs=f"ogbg needs --data-dir: {HOW_TO_GET}",
+        folders=FOLDERS,
+        is_root=_is_root,
+        missing=lambda data_dir: f"{data_dir / FOLDERS[0] / 'raw'} not found: {HOW_TO_GET}",
+    )
 
 
 def raw_paths(root: Path) -> dict[str, Path]:

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from optbench.data.data_dir import search_data_dir
 from optbench.errors import UserError
 
 MODEL_FILE = "wmt_sentencepiece_model"
@@ -68,15 +69,13 @@ def _extract_hint(archive: str, root: Path) -> str:
 
 def find_root(data_dir: Path | None) -> Path:
     """The folder holding the WMT files: ``data_dir`` or its ``wmt/`` (AlgoPerf's name)."""
-    if data_dir is None:
-        raise UserError(
-            f"wmt needs --data-dir: the folder holding {MODEL_FILE}, dev/ and the WMT17 de-en "
-            "training text (docs/DATA.md, wmt)"
-        )
-    for root in (Path(data_dir), Path(data_dir) / "wmt"):
-        if (root / MODEL_FILE).exists() or (root / "dev").is_dir():
-            return root
-    return Path(data_dir)
+    return search_data_dir(
+        data_dir,
+        needs=f"wmt needs --data-dir: the folder holding {MODEL_FILE}, dev/ and the WMT17 de-en "
+        "training text (docs/DATA.md, wmt)",
+        folders=("wmt",),
+        is_root=lambda root: (root / MODEL_FILE).exists() or (root / "dev").is_dir(),
+    )
 
 
 def read_text(path: Path, archive: str, root: Path) -> str:

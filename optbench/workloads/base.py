@@ -348,6 +348,25 @@ class TorchWorkload(spec.Workload):
         for start in range(0, len(order), batch_size):
             yield self._batch(split, order[start : start + batch_size])
 
+    def _eval_concatenated(
+        self,
+        split: str,
+        params: nn.Module,
+        model_state: Any,
+        rng: Any,
+        batch_size: int,
+        *fields: str,
+    ) -> tuple[torch.Tensor, ...]:
+        """The split's logits (float32), then each of its batches' ``fields``, concatenated over
+        its eval batches: for metrics that are not sums over batches (mean average precision)."""
+        logits: list[torch.Tensor] = []
+        columns: dict[str, list[torch.Tensor]] = {field: [] for field in fields}
+        for batch in self._eval_batches(split, batch_size):
+            logits.append(self._eval_logits(params, batch, model_state, rng).float())
+            for field in fields:
+                columns[field].append(batch[field])
+        return torch.cat(logits), *(torch.cat(columns[field]) for field in fields)
+
     def _eval_split(
         self, split: str, params: nn.Module, model_state: Any, rng: Any, batch_size: int
     ) -> tuple[dict[str, float], int]:

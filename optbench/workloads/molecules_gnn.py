@@ -161,12 +161,9 @@ class MoleculesGnn(SplitObjectWorkload):
         self, split: str, params: nn.Module, model_state: Any, rng: Any, batch_size: int
     ) -> tuple[dict[str, float], int]:
         """Mean average precision and mean masked loss."""
-        logits, labels, weights = [], [], []
-        for batch in self._eval_batches(split, batch_size):
-            logits.append(self._eval_logits(params, batch, model_state, rng).float())
-            labels.append(batch["targets"])
-            weights.append(batch["weights"])
-        out, y, w = torch.cat(logits), torch.cat(labels), torch.cat(weights)
+        out, y, w = self._eval_concatenated(
+            split, params, model_state, rng, batch_size, "targets", "weights"
+        )
         losses = self.loss_fn(y, out, w)
         loss = (losses["summed"] / losses["n_valid_examples"]).item()
         return {

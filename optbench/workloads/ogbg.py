@@ -50,6 +50,7 @@ from optbench.data.cache import default_cache_dir
 from optbench.data.criteo import prefetch
 from optbench.models.gnn import DROPOUT_RATE, GNN, Graphs
 from optbench.workloads.common.average_precision import mean_average_precision
+from optbench.workloads.common.losses import loss_dict
 from optbench.workloads.full_size import FULL, FullSizeWorkload
 from optbench.workloads.variants import variant
 
@@ -192,22 +193,15 @@ class Ogbg(FullSizeWorkload):
             mask = mask_batch.reshape(per_example.shape).bool()
             per_example = torch.where(mask, per_example, torch.zeros_like(per_example))
             n_valid = mask.sum()
-        return {
-            "summed": per_example.sum(),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return loss_dict(per_example, n_valid)
 
     def _eval_split(
         self, split: str, params: nn.Module, model_state: Any, rng: Any, batch_size: int
     ) -> tuple[dict[str, float], int]:
         """Mean average precision, loss and accuracy over the split's measured labels."""
-        logits, labels, weights = [], [], []
-        for batch in self._eval_batches(split, batch_size):
-            logits.append(self._eval_logits(params, batch, model_state, rng).float())
-            labels.append(batch["targets"])
-            weights.append(batch["weights"])
-        out, y, w = torch.cat(logits), torch.cat(labels), torch.cat(weights)
+        out, y, w = self._eval_concatenated(
+            split, params, model_state, rng, batch_size, "targets", "weights"
+        )
         n_valid = w.sum().item()
         losses = self.loss_fn(y, out, w)["per_example"]
         loss = losses.double().sum().item() / n_valid if n_valid else math.nan

@@ -23,6 +23,7 @@ from torch import nn
 from optbench import spec
 from optbench.data import shakespeare
 from optbench.workloads.base import TorchWorkload
+from optbench.workloads.common.losses import token_cross_entropy
 from optbench.workloads.common.transformer import Block
 from optbench.workloads.variants import variant
 
@@ -135,19 +136,12 @@ class ShakespeareLM(TorchWorkload):
     ) -> torch.Tensor:
         """Per-token cross-entropy ``(B, T)``, as AlgoPerf's ``wmt`` (so ``n_valid_examples``
         counts the valid tokens)."""
-        return F.cross_entropy(
-            logits.flatten(0, -2).float(),
-            labels.flatten().long(),
-            reduction="none",
-            label_smoothing=label_smoothing,
-        ).view(labels.shape)
+        return token_cross_entropy(logits, labels, label_smoothing)
 
     def _batch_metrics(self, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         # Summed over windows of per-window means: eval_model divides by the number of windows,
         # which gives the mean per token since all windows have the same length.
-        per_token = F.cross_entropy(
-            logits.flatten(0, -2).float(), targets.flatten(), reduction="none"
-        ).view(targets.shape)
+        per_token = token_cross_entropy(logits, targets)
         correct = (logits.argmax(dim=-1) == targets).float()
         loss = per_token.mean(dim=1).sum().item()
         return {

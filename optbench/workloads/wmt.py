@@ -42,6 +42,7 @@ from optbench.data.criteo import prefetch
 from optbench.errors import UserError
 from optbench.models.beam_search import beam_search, best_sequences
 from optbench.models.transformer_wmt import WmtTransformer
+from optbench.workloads.common.losses import token_cross_entropy
 from optbench.workloads.full_size import FullSizeWorkload
 from optbench.workloads.variants import variant
 
@@ -233,12 +234,7 @@ class Wmt(FullSizeWorkload):
         """Cross-entropy per target token ``(B, L)``, smoothed by ``label_smoothing`` over the
         vocabulary (AlgoPerf's ``compute_weighted_cross_entropy``; ``loss_fn`` masks it with
         ``mask_batch``, the batch's ``weights``)."""
-        return F.cross_entropy(
-            logits.flatten(0, -2).float(),
-            labels.flatten().long(),
-            reduction="none",
-            label_smoothing=label_smoothing,
-        ).view(labels.shape)
+        return token_cross_entropy(logits, labels, label_smoothing)
 
     def _eval_split(
         self, split: str, params: nn.Module, model_state: Any, rng: Any, batch_size: int

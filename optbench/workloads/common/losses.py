@@ -6,6 +6,12 @@ import torch
 import torch.nn.functional as F
 
 
+def loss_dict(per_example: torch.Tensor, n_valid: torch.Tensor) -> dict[str, torch.Tensor]:
+    """AlgoPerf's loss dict of unreduced (already masked) losses and their number of valid
+    examples: ``summed``, ``n_valid_examples`` and ``per_example``."""
+    return {"summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example}
+
+
 def masked_loss(
     per_example: torch.Tensor, mask_batch: torch.Tensor | None = None
 ) -> dict[str, torch.Tensor]:
@@ -17,7 +23,21 @@ def masked_loss(
         n_valid = mask.sum()
     else:
         n_valid = torch.as_tensor(per_example.numel(), device=per_example.device)
-    return {"summed": per_example.sum(), "n_valid_examples": n_valid, "per_example": per_example}
+    return loss_dict(per_example, n_valid)
+
+
+def token_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Unreduced softmax cross-entropy per token, shaped like ``labels`` (``logits`` has one more
+    dimension, the vocabulary), smoothed by ``label_smoothing`` over the vocabulary and computed
+    in float32 (AlgoPerf's ``wmt``)."""
+    return F.cross_entropy(
+        logits.flatten(0, -2).float(),
+        labels.flatten().long(),
+        reduction="none",
+        label_smoothing=label_smoothing,
+    ).view(labels.shape)
 
 
 def sigmoid_cross_entropy(

@@ -22,7 +22,7 @@ from torch import nn
 from optbench import spec
 from optbench.data import speech
 from optbench.workloads.common.ctc_metrics import greedy_decode, word_errors
-from optbench.workloads.common.losses import ctc_per_utterance
+from optbench.workloads.common.losses import ctc_per_utterance, loss_dict
 from optbench.workloads.common.speech_layers import (
     lengths_to_paddings,
     prior_blank_logit,
@@ -154,12 +154,7 @@ class SpeechCtcWorkload(SplitObjectWorkload):
             n_valid = (target_lengths * mask_batch).sum()
         else:
             n_valid = target_lengths.sum()
-        n_valid = n_valid.to(per_example.dtype).clamp_min(1)
-        return {
-            "summed": per_example.sum(),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return loss_dict(per_example, n_valid.to(per_example.dtype).clamp_min(1))
 
     # --- evaluation ---------------------------------------------------------------------------
     def _eval_split(

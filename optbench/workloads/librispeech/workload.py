@@ -44,7 +44,7 @@ from optbench import spec
 from optbench.data import librispeech
 from optbench.models.speech_frontend import MaskedBatchNorm
 from optbench.workloads.common.ctc_metrics import greedy_decode
-from optbench.workloads.common.losses import ctc_per_utterance
+from optbench.workloads.common.losses import ctc_per_utterance, loss_dict
 from optbench.workloads.full_size import FULL, FullSizeWorkload
 from optbench.workloads.input_queue import batch_indices
 from optbench.workloads.librispeech.metrics import word_errors
@@ -210,12 +210,7 @@ class LibriSpeechWorkload(FullSizeWorkload):
             valid = torch.logical_and(mask_batch, target_lengths)
         else:
             valid = target_lengths
-        n_valid = valid.sum().to(per_example.dtype).clamp_min(1)
-        return {
-            "summed": per_example.sum(),
-            "n_valid_examples": n_valid,
-            "per_example": per_example,
-        }
+        return loss_dict(per_example, valid.sum().to(per_example.dtype).clamp_min(1))
 
     def _eval_split(
         self, split: str, params: nn.Module, model_state: Any, rng: Any, batch_size: int
