@@ -18,8 +18,9 @@ precision used (:data:`PEAKS`, dense, from NVIDIA's H200 SXM datasheet; other GP
 ``--peak-tflops`` is given). Precisions: ``fp32`` (TF32 off everywhere), ``tf32`` (TF32 on for
 matrix products and cuDNN convolutions), ``bf16`` (autocast to bfloat16).
 
-Compared with AlgoPerf's v0.5 logs (``ALGOPERF_V05_MS_PER_STEP``: median ms per step on 8x V100,
-from ../shared/ALGOPERF.md section 3a): their global batch is split over 8 GPUs, ours runs on one.
+Compared with AlgoPerf's v0.5 logs (``ALGOPERF_V05_MS_PER_STEP``: median ms per step on 8x
+V100, read from ``algoperf_v05_ms_per_step.json``): their global batch is split over 8 GPUs, ours
+runs on one.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import contextlib
 import json
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -42,16 +44,8 @@ from optbench.workloads import WORKLOADS, workloads_at
 # twice these).
 PEAKS = {"NVIDIA H200": {"fp32": 67.0, "tf32": 494.7, "bf16": 989.4}}
 # AlgoPerf v0.5, 8x V100: median ms per step (NadamW JAX, schedule_free_adamw PyTorch).
-ALGOPERF_V05_MS_PER_STEP = {
-    "criteo1tb": (815, 624),
-    "fastmri": (233, 137),
-    "imagenet_resnet": (339, 364),
-    "imagenet_vit": (458, 402),
-    "librispeech_conformer": (793, 701),
-    "librispeech_deepspeech": (836, 586),
-    "ogbg": (320, 334),
-    "wmt": (350, 359),
-}
+V05_SPEEDS = json.loads(Path(__file__).with_name("algoperf_v05_ms_per_step.json").read_text())
+ALGOPERF_V05_MS_PER_STEP = {name: tuple(ms) for name, ms in V05_SPEEDS["ms_per_step"].items()}
 # How to build a workload small enough for a CPU (--reduced): its test-only width option.
 REDUCED_OPTIONS = {"imagenet_resnet": {"reduced": True}, "imagenet_vit": {"reduced": True}}
 DEFAULT_REDUCED_OPTIONS = {"test_width": 4}

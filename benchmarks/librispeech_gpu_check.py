@@ -15,7 +15,7 @@ random batches of ``synthetic_batch`` (AlgoPerf's shapes: 320,000 samples, 256 t
 3. an eval pass (forward, CTC loss, greedy decoding) at the same batch: seconds and memory.
 
 AlgoPerf's v0.5 logs take 650-840 ms per step at this global batch on 8 V100s (32 per GPU;
-``../shared/ALGOPERF.md`` section 3a).
+``algoperf_v05_ms_per_step.json``).
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from algoperf_full import PARAM_COUNTS
 from checks import nadamw_two_steps, one_line_error, one_torch_thread, sgd_step, train_forward
 from PIL import Image
 
@@ -23,7 +24,6 @@ from optbench.models.imagenet import count_parameters
 from optbench.workloads import imagenet_resnet as resnet
 from optbench.workloads import imagenet_vit as vit
 from optbench.workloads.imagenet.workload import ImageNetWorkload
-from optbench.workloads.targets import BASE_BUDGET_FIELDS, targets_table
 
 CLASSES: list[type[ImageNetWorkload]] = [
     resnet.ImageNetResNet,
@@ -36,31 +36,6 @@ CLASSES: list[type[ImageNetWorkload]] = [
     vit.ImageNetViTMap,
 ]
 BY_NAME = {cls.name: cls for cls in CLASSES}
-# AlgoPerf's PyTorch models: ResNet-50 is torchvision's count; the ViT counts follow from
-# AlgoPerf's ViT-S/16 definition: patch embedding 3*16*16*384 + 384 = 295,296; per block two
-# LayerNorms 2*768, attention 4*(384*384 + 384) = 591,360, MLP 384*1536 + 1536 + 1536*384 + 384
-# = 1,181,568, so 1,774,464 x 12 = 21,293,568; final LayerNorm 768; pre_logits 147,840; head
-# 385,000: 22,122,472. GLU adds 1536*1536 + 1536 per block (+28,329,984); post-LN drops the
-# final LayerNorm (-768); MAP adds the probe 384, q/kv/out projections 591,360, a LayerNorm 768
-# and an MLP 1,181,568 (+1,774,080).
-PARAMS = {
-    **dict.fromkeys([c.name for c in CLASSES[:4]], 25_557_032),
-    "imagenet_vit": 22_122_472,
-    "imagenet_vit_glu": 50_452_456,
-    "imagenet_vit_post_ln": 22_121_704,
-    "imagenet_vit_map": 23_896_552,
-}
-# AlgoPerf's validation and test targets (accuracy).
-TARGETS = {
-    "imagenet_resnet": (0.77431, 0.6560),
-    "imagenet_resnet_silu": (0.75445, 0.6323),
-    "imagenet_resnet_gelu": (0.76765, 0.6519),
-    "imagenet_resnet_large_bn_init": (0.76526, 0.6423),
-    "imagenet_vit": (0.77309, 0.6519),
-    "imagenet_vit_glu": (0.75738, 0.6359),
-    "imagenet_vit_post_ln": (0.75312, 0.6286),
-    "imagenet_vit_map": (0.77113, 0.6523),
-}
 WNIDS = ["n01440764", "n01443537"]
 PER_CLASS = {"train": 3, "val": 1}
 
@@ -109,12 +84,12 @@ def _copy(data_dir: Path, tmp_path: Path) -> Path:
 
 
 # --- networks, targets, batch sizes (no data) ------------------------------------------------
-@pytest.mark.parametrize("name", sorted(PARAMS))
+@pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_parameter_counts_are_algoperfs(name):
     workload = BY_NAME[name]()
     with torch.device("meta"):
         model = workload._build_model()
-    assert count_parameters(model) == PARAMS[name]
+    assert count_parameters(model) == PARAM_COUNTS[name]
     workload._model = model
     output = [k for k in workload.param_shapes if workload.is_output_params(k)]
     assert output == (
@@ -130,30 +105,6 @@ def test_parameter_counts_are_algoperfs(name):
         assert types["encoder.net.11.layer_norm2.weight"] == T.LAYER_NORM_SCALE
     if name == "imagenet_vit_map":
         assert types["map.mha.kv_proj.weight"] == T.ATTENTION_KV
-
-
-def test_targets_budgets_and_sizes_are_algoperfs():
-    for name, cls in BY_NAME.items():
-        workload = cls()
-        assert (workload.validation_target_value, workload.test_target_value) == pytest.approx(
-            TARGETS[name], abs=1e-12
-        )
-        base = BY_NAME[cls.base_name or name]()
-        for field in BASE_BUDGET_FIELDS:
-            assert getattr(workload._settings, field) == getattr(base._settings, field)
-        # A variant's file holds its targets only; the budget is its base's.
-        assert cls.base_name is None or not set(BASE_BUDGET_FIELDS) & set(
-            targets_table(name)["full"]
-        )
-        assert "AlgoPerf" in workload._settings.source and workload.properties()["size"] == "full"
-    budgets = {n: (BY_NAME[n]().max_allowed_runtime_sec, BY_NAME[n]().step_hint) for n in TARGETS}
-    assert budgets["imagenet_resnet_gelu"] == (66_159, 195_999)
-    assert budgets["imagenet_vit_map"] == (69_768, 167_999)
-    assert (
-        BY_NAME["imagenet_resnet"]().eval_period_time_sec,
-        vit.ImageNetViT().eval_period_time_sec,
-    ) == (510, 420)
-    assert "has no size 'mini'; choose one of full" in one_line_error(resnet.ImageNetResNet, "mini")
 
 
 # --- data --------------------------------------------------------------------------------------
@@ -249,7 +200,7 @@ def test_truncated_records_are_refused(tmp_path):
 
 
 # --- one step and one eval batch per network -------------------------------------------------
-@pytest.mark.parametrize("name", sorted(PARAMS))
+@pytest.mark.parametrize("name", sorted(BY_NAME))
 def test_one_training_step_and_eval_at_reduced_width(name, data_dir):
     workload = BY_NAME[name](data_dir=data_dir, reduced=True)
     model, state, batch, logits = train_forward(workload, 2)

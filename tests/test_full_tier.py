@@ -4,14 +4,17 @@ apply unscaled, ``full`` is the only size, and a step can be timed on synthetic 
 from __future__ import annotations
 
 import pytest
+from algoperf_full import BUDGETS, TARGETS
+from checks import algoperf_targets_and_budget
 
 from optbench import batch_rule
 from optbench.algorithms.batch_sizes import DEFAULT_BATCH_SIZES
 from optbench.errors import UserError
 from optbench.workloads import get_workload, workload_class, workloads_at
+from optbench.workloads.targets import BASE_BUDGET_FIELDS, targets_table
 
 FULL = workloads_at("full")
-# AlgoPerf's NadamW baseline batches (../shared/ALGOPERF.md section 3a), by base workload; the
+# AlgoPerf's NadamW baseline batches (its reference submission's get_batch_size), by base; the
 # ResNet-50 activation variants use 512.
 EXPECTED = {
     "criteo1tb": 262_144,
@@ -28,6 +31,23 @@ EXPECTED = {
 def test_the_full_tier_is_algoperfs_eight_workloads_and_their_variants():
     assert {workload_class(n).base_name or n for n in FULL} == set(EXPECTED)
     assert len(FULL) == 32  # 8 bases, 24 variants (AlgoPerf's 18 held-out ones and 6 more)
+
+
+def test_every_full_workload_has_algoperfs_published_settings():
+    assert set(TARGETS) == set(FULL) and set(BUDGETS) == set(EXPECTED)
+
+
+@pytest.mark.parametrize("name", FULL)
+def test_targets_budget_and_metric_are_algoperfs(name):
+    base = workload_class(name).base_name or name
+    budget, metric, higher_is_better = BUDGETS[base]
+    workload = algoperf_targets_and_budget(name, TARGETS[name], budget)
+    assert (workload.target_metric_name, workload.metric_higher_is_better) == (
+        metric,
+        higher_is_better,
+    )
+    if base != name:  # a variant's file holds its targets only; the budget is its base's
+        assert not set(BASE_BUDGET_FIELDS) & set(targets_table(name)["full"])
 
 
 @pytest.mark.parametrize("name", FULL)

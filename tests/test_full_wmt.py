@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from algoperf_full import PARAM_COUNTS
 from checks import (
-    algoperf_targets_and_budget,
     meta_network,
     one_torch_thread,
     sgd_step,
@@ -42,19 +42,6 @@ def one_thread():
 
 
 NAMES = ("wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh")
-# From AlgoPerf's algoperf/workloads/wmt/wmt_pytorch/models.py (ntoken 32,000, d_model 1024,
-# d_hid 1024, 6 + 6 layers, attention without biases): embedding 32,000 * 1024 = 32,768,000;
-# encoder layer 3 * 1024^2 (in_proj) + 1024^2 (out_proj) + 2 * (1024^2 + 1024) (linear1,
-# linear2) + 2 * 2048 (norm1, norm2) = 6,297,600; decoder layer 8 * 1024^2 (self and cross
-# attention) + 2 * (1024^2 + 1024) + 3 * 2048 = 10,493,952; two final LayerNorms (pre-LN) 4,096:
-# 32,768,000 + 6 * 6,297,600 + 6 * 10,493,952 + 4,096 = 133,521,408. Post-LN drops the final
-# LayerNorms (- 4,096); GLU adds linear_glu (1024^2 + 1024) to all 12 layers (+ 12,595,200).
-PARAM_COUNTS = {
-    "wmt": 133_521_408,
-    "wmt_post_ln": 133_517_312,
-    "wmt_attention_temp": 133_521_408,
-    "wmt_glu_tanh": 146_116_608,
-}
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -80,20 +67,10 @@ def test_full_models_have_algoperf_parameter_counts_and_names(name):
     assert [k for k in shapes if workload.is_output_params(k)] == ["shared_embedding.weight"]
 
 
-def test_targets_and_budgets_are_algoperfs():
-    facts = {
-        "wmt": (30.8491, 30.7219),
-        "wmt_post_ln": (30.0779, 29.8982),
-        "wmt_attention_temp": (29.3379, 29.4143),
-        "wmt_glu_tanh": (29.5779, 29.0515),
-    }
-    for name, targets in facts.items():
-        w = algoperf_targets_and_budget(name, targets, (43336.0, 840.0, 120000))
-        assert w.target_metric_name == "bleu" and w.metric_higher_is_better
-        assert w.eval_batch_size == 128
+def test_targets_point_the_right_way_and_eval_batches_are_algoperfs():
+    for name in ("wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh"):
+        assert get_workload(name, "full").eval_batch_size == 128
     assert get_workload("wmt", "full").has_reached_validation_target({"validation/bleu": 31.0})
-    with pytest.raises(UserError, match="'wmt' has no size 'mini'; choose one of full"):
-        get_workload("wmt", "mini")
 
 
 # --- the model -----------------------------------------------------------------------------------

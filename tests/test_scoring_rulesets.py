@@ -10,6 +10,7 @@ import json
 import math
 from pathlib import Path
 
+import algoperf_full
 import numpy as np
 import pandas as pd
 import pytest
@@ -123,14 +124,7 @@ def test_scoring_and_tuning_read_one_preset_table() -> None:
 def test_v06_budgets_and_targets() -> None:
     v06 = scoring.get_preset("algoperf-v0.6")
     assert {w: v06.budgets[w] for w in v06.base_workloads} == {
-        "criteo1tb": 7703,
-        "fastmri": 4430,
-        "imagenet_resnet": 66_159,
-        "imagenet_vit": 69_768,
-        "librispeech_conformer": 58_015,
-        "librispeech_deepspeech": 44_405,
-        "ogbg": 12_011,
-        "wmt": 43_336,
+        base: budget for base, ((budget, _, _), _, _) in algoperf_full.BUDGETS.items()
     }
     targets = scoring.preset_targets(v06)
     assert targets.get("wmt") == scoring.WorkloadTarget(

@@ -303,6 +303,23 @@ def test_variants_keep_their_base_budget():
             assert not set(BASE_BUDGET_FIELDS) & set(targets_table(name)[size]), (name, size)
 
 
+def test_every_variant_pickles_by_name_and_mirrors_its_algoperf_variant():
+    """A variant class is bound under its own name in its base's module (so it pickles, as
+    trial workers need) and carries its base's names plus AlgoPerf's suffix."""
+    import pickle
+    import sys
+
+    variants = {name: cls for name, cls in WORKLOADS.items() if cls.base_name}
+    assert len(variants) >= 30
+    for name, cls in variants.items():
+        base = WORKLOADS[cls.base_name]
+        assert getattr(sys.modules[cls.__module__], cls.__qualname__) is cls, name
+        assert pickle.loads(pickle.dumps(cls)) is cls
+        suffix = name.removeprefix(f"{base.name}_")
+        assert suffix != name and cls.algoperf_name == f"{base.algoperf_name}_{suffix}"
+        assert cls.description.startswith(f"{base.name} with ") and name in cls.__doc__
+
+
 def test_no_workload_module_imports_another():
     """Shared code lives in optbench.workloads.common or the machinery modules; a workload module
     imports none of the other workload modules."""

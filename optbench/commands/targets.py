@@ -97,33 +97,29 @@ def _main(args: argparse.Namespace) -> int:
         if args.budgets_only:
             entry = committed_entry(name, args.size)
             entry.update(calibrate_budget(name, args.size, entry, workload_options=options))
-        elif args.reruns_only:
-            entry = measure_train_gap(
-                name,
-                args.size,
-                experiment_dir=experiment / name,
-                executor=executor,
-                evals=args.evals,
-                workload_options=options,
-                progress=not args.no_progress,
-            )
         else:
-            entry = set_targets(
-                name,
-                args.size,
-                experiment_dir=experiment / name,
-                executor=executor,
-                steps=args.steps,
-                evals=args.evals,
-                trials=args.trials,
-                include_defaults=not args.no_defaults,
-                reruns=args.reruns,
-                algorithms=tuple(args.algorithms),
-                seed=args.seed,
-                workload_options=options,
-                budget=not args.skip_budget,
-                progress=not args.no_progress,
-            )
+            runs = {  # where and how the procedure runs its trials
+                "experiment_dir": experiment / name,
+                "executor": executor,
+                "evals": args.evals,
+                "workload_options": options,
+                "progress": not args.no_progress,
+            }
+            if args.reruns_only:
+                entry = measure_train_gap(name, args.size, **runs)
+            else:
+                entry = set_targets(
+                    name,
+                    args.size,
+                    steps=args.steps,
+                    trials=args.trials,
+                    include_defaults=not args.no_defaults,
+                    reruns=args.reruns,
+                    algorithms=tuple(args.algorithms),
+                    seed=args.seed,
+                    budget=not args.skip_budget,
+                    **runs,
+                )
         results.write_json(experiment / name / f"targets_{args.size}.json", entry)
         summary = {k: v for k, v in entry.items() if k != "target_setting"}
         print(f"{name} ({args.size}): {json.dumps(summary)}", flush=True)

@@ -141,13 +141,9 @@ class ClicksDlrm(TorchWorkload):
         return {"loss": loss if math.isfinite(loss) else math.nan}
 
 
-ClicksDlrmLayerNorm = variant(
-    "ClicksDlrmLayerNorm",
+ClicksDlrmLayernorm = variant(
     ClicksDlrm,
-    "clicks_dlrm_layernorm",
-    algoperf_name="criteo1tb_layernorm",
-    description="DLRM with LayerNorm in the MLPs on SYNTHETIC click logs",
-    doc="``clicks_dlrm`` with LayerNorm after every hidden linear layer of both MLPs (mirrors "
-    "``criteo1tb_layernorm``).",
+    "layernorm",
+    "LayerNorm after every hidden linear layer of both MLPs",
     layernorm=True,
 )

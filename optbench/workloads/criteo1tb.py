@@ -181,36 +181,25 @@ class Criteo1tb(FullSizeWorkload):
         return {"loss": total / n if math.isfinite(total) else math.nan}, n
 
 
-Criteo1tbLayerNorm = variant(
-    "Criteo1tbLayerNorm",
+Criteo1tbLayernorm = variant(
     Criteo1tb,
-    "criteo1tb_layernorm",
-    algoperf_name="criteo1tb_layernorm",
-    description="DLRM-small with LayerNorm in the MLPs and on the embeddings, Criteo 1TB",
-    doc="AlgoPerf's ``criteo1tb_layernorm``: LayerNorm after every hidden layer and on the "
-    "embedded categorical vectors.",
+    "layernorm",
+    "LayerNorm after every hidden layer and on the embedded categorical vectors",
     use_layer_norm=True,
     output_layer="top_mlp.13",
 )
-Criteo1tbResNet = variant(
-    "Criteo1tbResNet",
+Criteo1tbResnet = variant(
     Criteo1tb,
-    "criteo1tb_resnet",
-    algoperf_name="criteo1tb_resnet",
-    description="DLRM with residual MLPs (256 wide) and no dot interaction, Criteo 1TB",
-    doc="AlgoPerf's ``criteo1tb_resnet``: residual bottom (256, 256, 256) and top "
-    "(256, 256, 256, 256, 1) MLPs, no dot interaction.",
+    "resnet",
+    "residual bottom (256, 256, 256) and top (256, 256, 256, 256, 1) MLPs, no dot interaction",
     use_resnet=True,
     mlp_bottom_dims=(256, 256, 256),
     mlp_top_dims=(256, 256, 256, 256, 1),
     output_layer="top_mlp.4.module.0",
 )
 Criteo1tbEmbedInit = variant(
-    "Criteo1tbEmbedInit",
     Criteo1tb,
-    "criteo1tb_embed_init",
-    algoperf_name="criteo1tb_embed_init",
-    description="DLRM-small with embeddings initialised uniform in [0, 1), Criteo 1TB",
-    doc="AlgoPerf's ``criteo1tb_embed_init``: embedding scale 1.0 instead of 1/sqrt(vocab).",
+    "embed_init",
+    "embedding scale 1.0 instead of 1/sqrt(vocab)",
     embedding_init_multiplier=1.0,
 )

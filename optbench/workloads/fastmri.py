@@ -190,33 +190,20 @@ class FastMri(FullSizeWorkload):
 
 
 FastMriModelSize = variant(
-    "FastMriModelSize",
     FastMri,
-    "fastmri_model_size",
-    algoperf_name="fastmri_model_size",
-    description="fastmri with a U-Net of 64 channels and 3 poolings",
-    doc="AlgoPerf's ``fastmri_model_size``: U-Net with 64 base channels and 3 poolings.",
+    "model_size",
+    "a U-Net of 64 base channels and 3 poolings",
     num_channels=64,
     num_pool_layers=3,
     output_layer="up_conv.2.1",
 )
 FastMriTanh = variant(
-    "FastMriTanh",
-    FastMri,
-    "fastmri_tanh",
-    algoperf_name="fastmri_tanh",
-    description="fastmri with tanh activations",
-    doc="AlgoPerf's ``fastmri_tanh``: tanh instead of leaky ReLU throughout the U-Net.",
-    use_tanh=True,
+    FastMri, "tanh", "tanh instead of leaky ReLU throughout the U-Net", use_tanh=True
 )
-FastMriLayerNorm = variant(
-    "FastMriLayerNorm",
+FastMriLayernorm = variant(
     FastMri,
-    "fastmri_layernorm",
-    algoperf_name="fastmri_layernorm",
-    description="fastmri with layer norm in the conv blocks",
-    doc="AlgoPerf's ``fastmri_layernorm``: GroupNorm with one group (layer norm over channels "
-    "and pixels, learnable per-channel scale and shift) instead of instance norm in the conv "
-    "blocks.",
+    "layernorm",
+    "GroupNorm with one group (layer norm over channels and pixels, learnable per-channel scale "
+    "and shift) instead of instance norm in the conv blocks",
     use_layer_norm=True,
 )

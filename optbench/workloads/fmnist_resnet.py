@@ -81,12 +81,4 @@ class FashionMnistResNet(FashionMnistWorkload):
         return ResNet(_WIDTHS[self.size], self.activation)
 
 
-FashionMnistResNetSilu = variant(
-    "FashionMnistResNetSilu",
-    FashionMnistResNet,
-    "fmnist_resnet_silu",
-    algoperf_name="imagenet_resnet_silu",
-    description="ResNet-8 (stride-2 stem, 16/32/64, BatchNorm, SiLU) on Fashion-MNIST",
-    doc="``fmnist_resnet`` with SiLU activations (mirrors ``imagenet_resnet_silu``).",
-    activation=nn.SiLU,
-)
+FashionMnistResNetSilu = variant(FashionMnistResNet, "silu", "SiLU activations", activation=nn.SiLU)

@@ -72,11 +72,5 @@ class FashionMnistViT(FashionMnistWorkload):
 
 
 FashionMnistViTPostLn = variant(
-    "FashionMnistViTPostLn",
-    FashionMnistViT,
-    "fmnist_vit_post_ln",
-    algoperf_name="imagenet_vit_post_ln",
-    description="ViT (7x7 patches, width 64, 4 blocks of 4 heads, post-LN, mean pool) on FMNIST",
-    doc="``fmnist_vit`` with LayerNorm after each residual sum (mirrors ``imagenet_vit_post_ln``).",
-    post_ln=True,
+    FashionMnistViT, "post_ln", "LayerNorm after each residual sum", post_ln=True
 )

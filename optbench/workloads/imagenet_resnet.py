@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from torch import nn
-
 from optbench.models.imagenet import ResNet, ResNetConfig
 from optbench.workloads.imagenet.workload import ImageNetWorkload
 from optbench.workloads.variants import variant
@@ -27,40 +25,22 @@ class ImageNetResNet(ImageNetWorkload):
     output_layer = "fc"
     algoperf_eval_batch_size = 1024
     config: ClassVar[ResNetConfig] = ResNetConfig()
-
-    def _build_model(self) -> nn.Module:
-        return ResNet(self.config.reduced() if self.reduced else self.config)
+    network = ResNet
 
 
 ImageNetResNetSilu = variant(
-    "ImageNetResNetSilu",
-    ImageNetResNet,
-    "imagenet_resnet_silu",
-    algoperf_name="imagenet_resnet_silu",
-    description="ResNet-50 (BatchNorm, SiLU) on ImageNet, AlgoPerf's imagenet_resnet_silu",
-    doc="``imagenet_resnet`` with SiLU activations (AlgoPerf's ``imagenet_resnet_silu``).",
-    config=ResNetConfig(activation="silu"),
+    ImageNetResNet, "silu", "SiLU activations", config=ResNetConfig(activation="silu")
 )
 
 
 ImageNetResNetGelu = variant(
-    "ImageNetResNetGelu",
-    ImageNetResNet,
-    "imagenet_resnet_gelu",
-    algoperf_name="imagenet_resnet_gelu",
-    description="ResNet-50 (BatchNorm, GELU) on ImageNet, AlgoPerf's imagenet_resnet_gelu",
-    doc="``imagenet_resnet`` with GELU activations (AlgoPerf's ``imagenet_resnet_gelu``).",
-    config=ResNetConfig(activation="gelu"),
+    ImageNetResNet, "gelu", "GELU activations", config=ResNetConfig(activation="gelu")
 )
 
 
 ImageNetResNetLargeBnInit = variant(
-    "ImageNetResNetLargeBnInit",
     ImageNetResNet,
-    "imagenet_resnet_large_bn_init",
-    algoperf_name="imagenet_resnet_large_bn_init",
-    description="ResNet-50 (residual BatchNorm scale 8 at init) on ImageNet, AlgoPerf's variant",
-    doc="``imagenet_resnet`` whose last BatchNorm of each bottleneck starts at scale 8 instead "
-    "of 0 (AlgoPerf's ``imagenet_resnet_large_bn_init``).",
+    "large_bn_init",
+    "the last BatchNorm of each bottleneck starting at scale 8 instead of 0",
     config=ResNetConfig(bn_init_scale=8.0),
 )

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from torch import nn
-
 from optbench.models.imagenet import ViT, ViTConfig
 from optbench.workloads.imagenet.workload import ImageNetWorkload
 from optbench.workloads.variants import variant
@@ -29,40 +27,22 @@ class ImageNetViT(ImageNetWorkload):
     algoperf_eval_batch_size = 2048
     mixup_and_randaugment = True
     config: ClassVar[ViTConfig] = ViTConfig()
-
-    def _build_model(self) -> nn.Module:
-        return ViT(self.config.reduced() if self.reduced else self.config)
+    network = ViT
 
 
 ImageNetViTGlu = variant(
-    "ImageNetViTGlu",
-    ImageNetViT,
-    "imagenet_vit_glu",
-    algoperf_name="imagenet_vit_glu",
-    description="ViT-S/16 with GLU MLPs on ImageNet, AlgoPerf's imagenet_vit_glu",
-    doc="``imagenet_vit`` with a GLU gate in every MLP (AlgoPerf's ``imagenet_vit_glu``).",
-    config=ViTConfig(use_glu=True),
+    ImageNetViT, "glu", "a GLU gate in every MLP", config=ViTConfig(use_glu=True)
 )
 
 
 ImageNetViTPostLn = variant(
-    "ImageNetViTPostLn",
     ImageNetViT,
-    "imagenet_vit_post_ln",
-    algoperf_name="imagenet_vit_post_ln",
-    description="ViT-S/16 (post-LN) on ImageNet, AlgoPerf's imagenet_vit_post_ln",
-    doc="``imagenet_vit`` with LayerNorm after each residual sum (AlgoPerf's "
-    "``imagenet_vit_post_ln``).",
+    "post_ln",
+    "LayerNorm after each residual sum",
     config=ViTConfig(use_post_layer_norm=True),
 )
 
 
 ImageNetViTMap = variant(
-    "ImageNetViTMap",
-    ImageNetViT,
-    "imagenet_vit_map",
-    algoperf_name="imagenet_vit_map",
-    description="ViT-S/16 with attention pooling (MAP) on ImageNet, AlgoPerf's imagenet_vit_map",
-    doc="``imagenet_vit`` pooling by multihead attention (AlgoPerf's ``imagenet_vit_map``).",
-    config=ViTConfig(use_map=True),
+    ImageNetViT, "map", "pooling by multihead attention (MAP)", config=ViTConfig(use_map=True)
 )

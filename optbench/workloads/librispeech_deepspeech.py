@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from torch import nn
-
 from optbench.models.deepspeech import DeepspeechConfig, DeepspeechEncoderDecoder
 from optbench.workloads.librispeech.workload import LibriSpeechWorkload
 from optbench.workloads.variants import variant
@@ -30,48 +28,27 @@ class LibriSpeechDeepSpeech(LibriSpeechWorkload):
         "librispeech_deepspeech"
     )
     config: ClassVar[DeepspeechConfig] = DeepspeechConfig()
-
-    def _build_model(self) -> nn.Module:
-        config = self.config
-        if self.test_width is not None:
-            config = config.at_width(self.test_width, self.vocab_size)
-        return DeepspeechEncoderDecoder(config)
+    network = DeepspeechEncoderDecoder
 
 
 LibriSpeechDeepSpeechTanh = variant(
-    "LibriSpeechDeepSpeechTanh",
-    LibriSpeechDeepSpeech,
-    "librispeech_deepspeech_tanh",
-    algoperf_name="librispeech_deepspeech_tanh",
-    description="DeepSpeech with tanh on LibriSpeech, AlgoPerf's librispeech_deepspeech_tanh",
-    doc="``librispeech_deepspeech`` with tanh in place of ReLU (AlgoPerf's "
-    "``librispeech_deepspeech_tanh``).",
-    config=DeepspeechConfig(use_tanh=True),
+    LibriSpeechDeepSpeech, "tanh", "tanh in place of ReLU", config=DeepspeechConfig(use_tanh=True)
 )
 
 
-LibriSpeechDeepSpeechNoResNet = variant(
-    "LibriSpeechDeepSpeechNoResNet",
+LibriSpeechDeepSpeechNoResnet = variant(
     LibriSpeechDeepSpeech,
-    "librispeech_deepspeech_no_resnet",
-    algoperf_name="librispeech_deepspeech_no_resnet",
-    description="DeepSpeech without residual connections on LibriSpeech, AlgoPerf's variant",
-    doc="``librispeech_deepspeech`` without residual connections (AlgoPerf's "
-    "``librispeech_deepspeech_no_resnet``).",
+    "no_resnet",
+    "no residual connections",
     config=DeepspeechConfig(enable_residual_connections=False),
 )
 
 
 LibriSpeechDeepSpeechNormAndSpecAug = variant(
-    "LibriSpeechDeepSpeechNormAndSpecAug",
     LibriSpeechDeepSpeech,
-    "librispeech_deepspeech_norm_and_spec_aug",
-    algoperf_name="librispeech_deepspeech_norm_and_spec_aug",
-    description="DeepSpeech with LayerNorms and stronger SpecAugment on LibriSpeech, AlgoPerf's "
-    "variant",
-    doc="``librispeech_deepspeech`` with LayerNorm in place of every BatchNorm, no LayerNorm "
-    "before the output layer, and 4 frequency and 15 time masks (AlgoPerf's "
-    "``librispeech_deepspeech_norm_and_spec_aug``; its eval batch is 128).",
+    "norm_and_spec_aug",
+    "LayerNorm in place of every BatchNorm, no LayerNorm before the output layer, 4 frequency "
+    "and 15 time masks, and eval batches of 128",
     config=DeepspeechConfig(
         layernorm_everywhere=True,
         enable_decoder_layer_norm=False,

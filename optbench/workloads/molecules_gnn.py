@@ -175,12 +175,5 @@ class MoleculesGnn(SplitObjectWorkload):
 
 
 MoleculesGnnGelu = variant(
-    "MoleculesGnnGelu",
-    MoleculesGnn,
-    "molecules_gnn_gelu",
-    algoperf_name="ogbg_gelu",
-    description="molecules_gnn with GELU activations",
-    doc="Variant: GELU instead of ReLU in the node MLPs and the head (as AlgoPerf's "
-    "``ogbg_gelu``).",
-    activation=nn.GELU,
+    MoleculesGnn, "gelu", "GELU instead of ReLU in the node MLPs and the head", activation=nn.GELU
 )

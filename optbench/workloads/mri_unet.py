@@ -186,12 +186,4 @@ class MriUnet(TorchWorkload):
         }
 
 
-MriUnetTanh = variant(
-    "MriUnetTanh",
-    MriUnet,
-    "mri_unet_tanh",
-    algoperf_name="fastmri_tanh",
-    description="mri_unet with tanh activations",
-    doc="Variant: tanh instead of leaky ReLU throughout (as AlgoPerf's ``fastmri_tanh``).",
-    activation=nn.Tanh,
-)
+MriUnetTanh = variant(MriUnet, "tanh", "tanh instead of leaky ReLU throughout", activation=nn.Tanh)

@@ -217,31 +217,16 @@ class Ogbg(FullSizeWorkload):
 
 
 OgbgGelu = variant(
-    "OgbgGelu",
     Ogbg,
-    "ogbg_gelu",
-    algoperf_name="ogbg_gelu",
-    description="ogbg with GELU (tanh approximation) activations",
-    doc="AlgoPerf's ``ogbg_gelu``: GELU (tanh approximation) instead of ReLU in every MLP.",
+    "gelu",
+    "GELU (tanh approximation) instead of ReLU in every MLP",
     activation_fn_name="gelu",
 )
-OgbgSilu = variant(
-    "OgbgSilu",
-    Ogbg,
-    "ogbg_silu",
-    algoperf_name="ogbg_silu",
-    description="ogbg with SiLU activations",
-    doc="AlgoPerf's ``ogbg_silu``: SiLU instead of ReLU in every MLP.",
-    activation_fn_name="silu",
-)
+OgbgSilu = variant(Ogbg, "silu", "SiLU instead of ReLU in every MLP", activation_fn_name="silu")
 OgbgModelSize = variant(
-    "OgbgModelSize",
     Ogbg,
-    "ogbg_model_size",
-    algoperf_name="ogbg_model_size",
-    description="ogbg with latent width 128, two hidden layers of 256 per MLP, 3 steps",
-    doc="AlgoPerf's ``ogbg_model_size``: ``latent_dim`` 128, ``hidden_dims`` (256, 256), "
-    "3 message-passing steps.",
+    "model_size",
+    "latent width 128, hidden widths (256, 256) and 3 message-passing steps",
     latent_dim=128,
     hidden_dims=(256, 256),
     num_message_passing_steps=3,

@@ -151,12 +151,5 @@ class ShakespeareLM(TorchWorkload):
 
 
 ShakespeareLMAttentionTemp = variant(
-    "ShakespeareLMAttentionTemp",
-    ShakespeareLM,
-    "shakespeare_lm_attention_temp",
-    algoperf_name="wmt_attention_temp",
-    description="char Transformer decoder (4x128, ctx 64, attention temperature 4) on Shakespeare",
-    doc="``shakespeare_lm`` with attention logits multiplied by 4 (mirrors "
-    "``wmt_attention_temp``).",
-    temperature=4.0,
+    ShakespeareLM, "attention_temp", "attention logits multiplied by 4", temperature=4.0
 )

@@ -166,12 +166,8 @@ class SpeechConformer(SpeechCtcWorkload):
 
 
 SpeechConformerAttentionTemperature = variant(
-    "SpeechConformerAttentionTemperature",
     SpeechConformer,
-    "speech_conformer_attention_temperature",
-    algoperf_name="librispeech_conformer_attention_temperature",
-    description="speech_conformer with attention temperature 1.6",
-    doc="Variant: attention logits divided by 1.6 (as AlgoPerf's "
-    "``librispeech_conformer_attention_temperature``).",
+    "attention_temperature",
+    "attention logits divided by 1.6",
     attention_temperature=1.6,
 )

@@ -72,12 +72,5 @@ class SpeechLstm(SpeechCtcWorkload):
 
 
 SpeechLstmTanh = variant(
-    "SpeechLstmTanh",
-    SpeechLstm,
-    "speech_lstm_tanh",
-    algoperf_name="librispeech_deepspeech_tanh",
-    description="speech_lstm with tanh activations in the front-end",
-    doc="Variant: tanh instead of ReLU in the convolutional front-end (as AlgoPerf's "
-    "``librispeech_deepspeech_tanh``).",
-    activation=nn.Tanh,
+    SpeechLstm, "tanh", "tanh instead of ReLU in the convolutional front-end", activation=nn.Tanh
 )

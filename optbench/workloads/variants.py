@@ -9,29 +9,29 @@ from optbench.workloads.base import TorchWorkload
 W = TypeVar("W", bound=type[TorchWorkload])
 
 
-def variant(
-    class_name: str,
-    base: W,
-    name: str,
-    *,
-    algoperf_name: str,
-    description: str,
-    doc: str,
-    **changes: Any,
-) -> W:
-    """The subclass ``class_name`` of workload ``base``, registered as ``name``: its base is
-    ``base.name`` and ``changes`` (class attributes, such as an activation) are what it varies.
+def variant_class_name(base: type[TorchWorkload], suffix: str) -> str:
+    """The class name of ``base``'s variant ``suffix``: ``base``'s, then ``suffix`` in CamelCase."""
+    return base.__name__ + "".join(part.capitalize() for part in suffix.split("_"))
 
-    Bind it to ``class_name`` in ``base``'s module, so that it pickles by name like any class.
+
+def variant(base: W, suffix: str, what: str, **changes: Any) -> W:
+    """Workload ``<base.name>_<suffix>``: ``base`` with ``changes`` (class attributes, such as an
+    activation), which ``what`` says in words. It mirrors AlgoPerf's
+    ``<base.algoperf_name>_<suffix>``: optbench's variants carry AlgoPerf's suffixes.
+
+    Bind it to :func:`variant_class_name` in ``base``'s module, so that it pickles by name like
+    any class (a test checks every variant).
     """
+    name, algoperf_name = f"{base.name}_{suffix}", f"{base.algoperf_name}_{suffix}"
+    class_name = variant_class_name(base, suffix)
     namespace = {
-        "__doc__": doc,
+        "__doc__": f"``{name}``: ``{base.name}`` with {what} (AlgoPerf's ``{algoperf_name}``).",
         "__module__": base.__module__,
         "__qualname__": class_name,
         "name": name,
         "base_name": base.name,
         "algoperf_name": algoperf_name,
-        "description": description,
+        "description": f"{base.name} with {what}",
         **changes,
     }
     return type(class_name, (base,), namespace)

@@ -260,31 +260,16 @@ class Wmt(FullSizeWorkload):
         return metrics, len(references)
 
 
-WmtPostLN = variant(
-    "WmtPostLN",
-    Wmt,
-    "wmt_post_ln",
-    algoperf_name="wmt_post_ln",
-    description="wmt with post-layer-norm Transformer layers",
-    doc="AlgoPerf's ``wmt_post_ln``: LayerNorm after each residual sum, no final LayerNorms.",
-    pre_ln=False,
+WmtPostLn = variant(
+    Wmt, "post_ln", "LayerNorm after each residual sum and no final LayerNorms", pre_ln=False
 )
 WmtAttentionTemp = variant(
-    "WmtAttentionTemp",
-    Wmt,
-    "wmt_attention_temp",
-    algoperf_name="wmt_attention_temp",
-    description="wmt with attention temperature 4",
-    doc="AlgoPerf's ``wmt_attention_temp``: queries multiplied by 4 before attention.",
-    attention_temp=4.0,
+    Wmt, "attention_temp", "queries multiplied by 4 before attention", attention_temp=4.0
 )
 WmtGluTanh = variant(
-    "WmtGluTanh",
     Wmt,
-    "wmt_glu_tanh",
-    algoperf_name="wmt_glu_tanh",
-    description="wmt with gated (GLU) tanh feed-forward layers",
-    doc="AlgoPerf's ``wmt_glu_tanh``: feed-forward ``linear2(tanh(linear1(x)) * linear_glu(x))``.",
+    "glu_tanh",
+    "the feed-forward ``linear2(tanh(linear1(x)) * linear_glu(x))``",
     activation="tanh",
     glu=True,
 )

@@ -31,13 +31,14 @@ only without it.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from optbench import prng, spec
 from optbench.data import imagenet
@@ -49,8 +50,8 @@ MIXUP_ALPHA = 0.2
 
 
 class ImageNetWorkload(FullSizeWorkload):
-    """AlgoPerf's ImageNet classification (see the module docstring); subclasses add the
-    network (``_build_model``)."""
+    """AlgoPerf's ImageNet classification (see the module docstring); subclasses name the
+    ``network`` class and its ``config`` (a variant changes the config)."""
 
     target_metric_name = "accuracy"
     loss_type = spec.LossType.SOFTMAX_CROSS_ENTROPY
@@ -64,6 +65,8 @@ class ImageNetWorkload(FullSizeWorkload):
     algoperf_eval_batch_size: ClassVar[int] = 1024
     mixup_and_randaugment: ClassVar[bool] = False
     extra_properties: ClassVar[dict[str, str]] = {"reduced": "reduced"}
+    network: ClassVar[Callable[[Any], nn.Module]]
+    config: ClassVar[Any]
 
     def __init__(
         self,
@@ -85,6 +88,9 @@ class ImageNetWorkload(FullSizeWorkload):
             settings=settings,
         )
         self.reduced = reduced
+
+    def _build_model(self) -> nn.Module:
+        return self.network(self.config.reduced() if self.reduced else self.config)
 
     # --- data ---------------------------------------------------------------------------------
     def load_data(self) -> None:

@@ -33,7 +33,7 @@ train a step on a few generated utterances in the real layout; LibriSpeech's spl
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,8 +54,8 @@ EOS_ID = 2
 
 
 class LibriSpeechWorkload(FullSizeWorkload):
-    """AlgoPerf's LibriSpeech speech recognition (see the module docstring); subclasses add the
-    network (``_build_model``)."""
+    """AlgoPerf's LibriSpeech speech recognition (see the module docstring); subclasses name the
+    ``network`` class and its ``config`` (a variant changes the config)."""
 
     target_metric_name = "wer"
     loss_type = spec.LossType.CTC_LOSS
@@ -69,10 +69,18 @@ class LibriSpeechWorkload(FullSizeWorkload):
     # sets the eval-train size.
     eval_batch_size = 256
     algoperf_eval_batch_size: ClassVar[int] = 256
+    network: ClassVar[Callable[[Any], nn.Module]]
+    config: ClassVar[Any]
 
     def __init__(self, size: str = FULL, *, test_width: int | None = None, **kwargs: Any) -> None:
         super().__init__(size, test_width=test_width, **kwargs)
         self._tokenizer: librispeech.Tokenizer | None = None
+
+    def _build_model(self) -> nn.Module:
+        config = self.config
+        if self.test_width is not None:
+            config = config.at_width(self.test_width, self.vocab_size)
+        return self.network(config)
 
     # --- data ---------------------------------------------------------------------------------
     def load_data(self) -> None:
