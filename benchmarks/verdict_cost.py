@@ -3,7 +3,8 @@
     python benchmarks/verdict_cost.py EXPERIMENT_DIR [--wall SEC] [--slots N]
 
 Per workload: trials, targets reached, time-to-target (mean and CV over the trials that reached
-it), and the trials' wall seconds split into set-up (data, model, worker, speed probe), submission
+it), training steps per second of submission time (the slot's speed, whatever the budgets), and
+the trials' wall seconds split into set-up (data, model, worker, speed probe), submission
 time, evaluation, the rest of the loop (checkpoints, logging, supervision) and finish (end probe),
 from each ``result.json``'s ``wall_sec`` and its last eval row. With ``--wall`` (the command's own
 wall time, e.g. from ``slots_and_cost.sh``'s walls.txt) and ``--slots`` (trials at once), the
@@ -70,6 +71,7 @@ def main() -> None:
     for record in sorted(args.experiment.rglob("result.json")):
         by_workload[record.parent.parent.name.removesuffix("_pytorch")].append(record.parent)
     header = f"{'workload':<17} {'trials':>6} {'reached':>7} {'ttt mean':>9} {'ttt CV':>7} "
+    header += f"{'steps/s':>7} "
     print(header + " ".join(f"{p:>11}" for p in PHASES) + f" {'capped':>6} {'cap saves':>9}")
     totals: dict[str, float] = defaultdict(float)
     flags = 0
@@ -86,7 +88,12 @@ def main() -> None:
         flags += sum(bool(s["flags"]) for s in summaries)
         cv = statistics.stdev(ttts) / statistics.mean(ttts) if len(ttts) > 1 else float("nan")
         mean = statistics.mean(ttts) if ttts else float("nan")
-        line = f"{workload:<17} {len(trials):>6} {len(ttts):>7} {mean:>9.1f} {cv:>7.1%} "
+        speed = sum(s["global_step"] for s in summaries) / sum(
+            s["submission_time"] for s in summaries
+        )
+        line = (
+            f"{workload:<17} {len(trials):>6} {len(ttts):>7} {mean:>9.1f} {cv:>7.1%} {speed:>7.2f} "
+        )
         print(line + " ".join(f"{phase[p]:>11.1f}" for p in PHASES) + f" {capped:>6} {saves:>9.1f}")
         for p in PHASES:
             totals[p] += phase[p]
