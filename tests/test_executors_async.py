@@ -155,8 +155,14 @@ def test_jobs_run_trials_at_once_on_their_own_cpus_and_ctrl_c_records_none(tmp_p
         signal.pthread_kill(main, signal.SIGINT)  # Ctrl-C, as the terminal sends it
 
     threading.Thread(target=interrupt_when_both_stall, daemon=True).start()
-    with pytest.raises(KeyboardInterrupt):
-        tuning.run_plan(specs, executor)
+    # Python's Ctrl-C handler, as in a terminal: a job a shell starts in the background inherits
+    # SIGINT ignored, and then no KeyboardInterrupt would ever come.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            tuning.run_plan(specs, executor)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     marks = [json.loads((tmp_path / "marks" / f"{t}_1").read_text()) for t in (1, 2)]
     assert not set(marks[0]["cpus"]) & set(marks[1]["cpus"]), marks  # their own CPUs
     assert all(len(m["cpus"]) == 1 for m in marks), marks

@@ -237,12 +237,6 @@ def test_validate_trials_record_the_profile(tmp_path):
 def test_tune_runs_two_one_thread_slots_at_once(tmp_path):
     """--jobs 2 --threads-per-trial 1: two trials at once, each with 1 thread, under the
     1-thread profile."""
-    import inspect
-
-    from optbench.executors import LocalProcessExecutor
-
-    if "jobs" not in inspect.signature(LocalProcessExecutor).parameters:
-        pytest.skip("this version's process executor runs one trial at a time")
     path = _profile(tmp_path, 0.05)
     exp = tmp_path / "exp"
     before = os.environ.get("OMP_NUM_THREADS")

@@ -138,7 +138,15 @@ def _study(tmp: Path, address: str, env: dict) -> subprocess.Popen:
             "fmnist_mlp", "--size", "smoke", "--max-steps", "2", "--no-progress",
             "--experiment-dir", str(tmp / "exp")]  # fmt: skip
     with open(tmp / "driver.log", "a") as log:
-        return subprocess.Popen(argv, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            argv,
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            # a job a shell starts in the background inherits SIGINT ignored
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        )
 
 
 def _result(tmp: Path, trial: int) -> dict | None:

@@ -113,22 +113,13 @@ def _check_experiment(path: Path, config: dict) -> None:
 
 
 def _slot_options(args: argparse.Namespace, threads: int) -> dict[str, Any]:
-    """The process executor's options for ``--jobs N`` > 1: N trials at once, and, where the
-    executor pins slots (``slot_threads``), each trial's process pinned to its own ``threads``
-    CPUs by ``optbench.profiles.pin_slot(slot, threads)``; without it, the trials get
-    ``threads`` threads each (inherited from this process) but share the CPUs."""
-    import inspect
-
-    from optbench.executors import LocalProcessExecutor
-
+    """The process executor's options for ``--jobs N`` > 1: N trials at once, each trial's
+    process pinned to its own ``threads`` CPUs (``optbench.profiles.pin_slot``)."""
     if args.jobs == 1:
         return {}
     if args.executor == "inline":
         raise UserError("--jobs N > 1 runs trials in worker processes: leave out --executor inline")
-    if "jobs" not in inspect.signature(LocalProcessExecutor).parameters:
-        raise UserError("--jobs N > 1: this version's process executor runs one trial at a time")
-    pins = "slot_threads" in inspect.signature(LocalProcessExecutor).parameters
-    return {"jobs": args.jobs, **({"slot_threads": threads} if pins else {})}
+    return {"jobs": args.jobs, "slot_threads": threads}
 
 
 def _executor(args: argparse.Namespace, threads: int):
