@@ -17,7 +17,7 @@ TARGETS = {
     "imagenet_resnet_silu": (0.75445, 0.6323),
     "imagenet_resnet_gelu": (0.76765, 0.6519),
     "imagenet_resnet_large_bn_init": (0.76526, 0.6423),
-    "imagenet_vit": (0.77309, 0.6519),
+    "imagenet_vit": (0.77309, 1 - 0.3481),  # AlgoPerf states it as 1 - test error
     "imagenet_vit_glu": (0.75738, 0.6359),
     "imagenet_vit_post_ln": (0.75312, 0.6286),
     "imagenet_vit_map": (0.77113, 0.6523),
