@@ -8,6 +8,7 @@ import math
 
 import pytest
 import torch
+from checks import one_torch_thread
 
 from optbench import prng, search_space
 from optbench.algorithms import BASELINES
@@ -121,13 +122,11 @@ def test_draws_are_reproducible_in_range_and_known_to_the_recipe(name):
 
 @pytest.fixture(scope="module")
 def smoke():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a tiny model: a second thread only spins on a shared machine
-    workload = get_workload("fmnist_mlp", "smoke")
-    workload.load_data()
-    queue = workload._build_input_queue(prng.key(0), "train", None, 128)
-    yield workload, next(queue)
-    torch.set_num_threads(threads)
+    with one_torch_thread():  # a tiny model: a second thread only spins on a shared machine
+        workload = get_workload("fmnist_mlp", "smoke")
+        workload.load_data()
+        queue = workload._build_input_queue(prng.key(0), "train", None, 128)
+        yield workload, next(queue)
 
 
 @pytest.mark.parametrize("name", BASELINES)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
+from checks import one_torch_thread
 
 from optbench.algorithms import BASELINES
 from optbench.algorithms.batch_sizes import DEFAULT_BATCH_SIZES
@@ -22,12 +22,10 @@ from optbench.workloads import get_workload
 
 @pytest.fixture(scope="module")
 def workload():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    smoke = get_workload("fmnist_mlp", "smoke")
-    smoke.load_data()
-    yield smoke
-    torch.set_num_threads(threads)
+    with one_torch_thread():
+        smoke = get_workload("fmnist_mlp", "smoke")
+        smoke.load_data()
+        yield smoke
 
 
 @pytest.mark.parametrize("name", BASELINES)

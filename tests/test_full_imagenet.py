@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import io
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from algoperf_full import PARAM_COUNTS
-from checks import nadamw_two_steps, one_line_error, one_torch_thread, sgd_step, train_forward
+from checks import nadamw_two_steps, one_line_error, sgd_step, train_forward
 from PIL import Image
 
 from optbench import prng, spec
@@ -40,10 +39,7 @@ WNIDS = ["n01440764", "n01443537"]
 PER_CLASS = {"train": 3, "val": 1}
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _jpeg(rng: np.random.Generator, colour: int) -> Image.Image:

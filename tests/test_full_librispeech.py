@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +20,6 @@ from checks import (
     meta_network,
     nadamw_two_steps,
     one_line_error,
-    one_torch_thread,
     sgd_step,
 )
 
@@ -59,10 +57,7 @@ UTTERANCES = {
 WIDTH = 16
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _speak(text: str) -> np.ndarray:

@@ -16,7 +16,6 @@ import torch
 from algoperf_full import PARAM_COUNTS
 from checks import (
     meta_network,
-    one_torch_thread,
     sgd_step,
     train_forward,
 )
@@ -32,13 +31,7 @@ spm = pytest.importorskip("sentencepiece", reason="pip install 'optbench[wmt]'")
 pytest.importorskip("sacrebleu", reason="pip install 'optbench[wmt]'")
 from optbench.data import wmt  # noqa: E402  (after the skip: it needs sentencepiece)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """The models here are tiny: one intra-op thread is fastest, and on a shared machine two
-    threads spin-wait for each other many times over."""
-    with one_torch_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # tiny models: one thread is fastest
 
 
 NAMES = ("wmt", "wmt_post_ln", "wmt_attention_temp", "wmt_glu_tanh")

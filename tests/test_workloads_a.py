@@ -195,15 +195,6 @@ def test_parameter_types_and_output_layer(workloads, name):
     assert outputs == (["token_embed.weight"] if name in LM else ["head.weight", "head.bias"])
 
 
-@pytest.fixture
-def one_thread():
-    """One torch thread: two threads stall badly when other processes share the two cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.mark.parametrize("name", NAMES)
 def test_nadamw_reaches_the_smoke_target(workloads, name, one_thread):
     workload = _get(workloads, name)
